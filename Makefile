@@ -1,0 +1,32 @@
+# deep-impression: `make reproduce` and `make test` set everything up from a
+# fresh clone (a virtual environment in .venv) and run.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# With no DATA, `make reproduce` makes and uses a synthetic dataset in the
+# ChaLearn First Impressions format; DATA=/path/to/chalearn runs the paper.
+DATA   ?=
+RUN    ?= runs/reproduce
+PYTEST_ARGS ?=
+
+.PHONY: install test reproduce clean
+
+install: $(STAMP)
+
+# Chainer 7.8.1 is a source archive whose setup.py needs pkg_resources:
+# build it without pip's isolated environment, with setuptools < 75
+# (shared/STACK.md).
+$(STAMP): setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip 'setuptools<75' wheel
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-build-isolation chainer==7.8.1
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-build-isolation -e '.[test]'
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,20 @@
+"""deep-impression: the audiovisual residual network of *Deep Impression*
+(Güçlütürk et al., 2016) in Chainer, with the interpretation methods of
+Ventura et al. (2017).
+
+Public API::
+
+    import deep_impression
+    model = deep_impression.load_model('weights/model')
+    traits = deep_impression.predict_video('clip.mp4', model)
+    dict(zip(deep_impression.TRAITS, traits))
+"""
+
+from deep_impression import _compat  # noqa: F401  (must precede chainer)
+from deep_impression.constants import TRAITS  # noqa: F401
+from deep_impression.errors import DeepImpressionError  # noqa: F401
+from deep_impression.model import AudiovisualNetwork  # noqa: F401
+from deep_impression.predict import predict_video  # noqa: F401
+from deep_impression.weights import load_model, save_weights  # noqa: F401
+
+__version__ = '0.1.0'

@@ -1,0 +1,5 @@
+import sys
+
+from deep_impression.cli import main
+
+sys.exit(main())

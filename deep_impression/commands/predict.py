@@ -1,0 +1,73 @@
+"""``deep-impression predict VIDEO...``: traits of each video."""
+
+import csv
+import io
+import json
+import sys
+
+from deep_impression.constants import TRAITS
+from deep_impression.errors import DeepImpressionError
+from deep_impression.progress import progress
+
+
+def add_parser(sub):
+    p = sub.add_parser('predict', help='predict the Big Five traits of videos',
+                       description='Predict the apparent Big Five traits of '
+                                   'the person in each video.')
+    p.add_argument('videos', nargs='+', metavar='VIDEO')
+    p.add_argument('--weights', metavar='FILE', default=None,
+                   help='release-format weight file (default: '
+                        '$DEEP_IMPRESSION_WEIGHTS or weights/model)')
+    p.add_argument('--device', default=None,
+                   help='Chainer device, e.g. @numpy (default) or @cupy:0')
+    p.add_argument('--format', choices=('table', 'json', 'csv'),
+                   default='table')
+    p.add_argument('--output', metavar='FILE', default=None,
+                   help='write the results here instead of standard output')
+    return p
+
+
+def format_results(rows, fmt):
+    """Render ``[(video, traits array)]`` as a table, JSON or CSV text."""
+    if fmt == 'json':
+        return json.dumps([dict(video=video, **{t: round(float(v), 6)
+                                                for t, v in zip(TRAITS, y)})
+                           for video, y in rows], indent=2) + '\n'
+    if fmt == 'csv':
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator='\n')
+        writer.writerow(('video',) + TRAITS)
+        for video, y in rows:
+            writer.writerow([video] + ['{:.6f}'.format(v) for v in y])
+        return out.getvalue()
+    width = max([len('video')] + [len(video) for video, _ in rows])
+    lines = ['  '.join(['{:<{}}'.format('video', width)] +
+                       ['{:>17}'.format(t) for t in TRAITS])]
+    for video, y in rows:
+        lines.append('  '.join(['{:<{}}'.format(video, width)] +
+                               ['{:>17.4f}'.format(v) for v in y]))
+    return '\n'.join(lines) + '\n'
+
+
+def run(args):
+    from deep_impression.predict import predict_video
+    from deep_impression.weights import load_model
+    model = load_model(args.weights, device=args.device)
+    rows, failures = [], []
+    for video in progress(args.videos, desc='predict', unit='video'):
+        try:
+            rows.append((video, predict_video(video, model)))
+        except DeepImpressionError as e:
+            failures.append(video)
+            print('deep-impression: error: {}'.format(e), file=sys.stderr)
+    text = format_results(rows, args.format)
+    if args.output:
+        with open(args.output, 'w') as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    if failures:
+        print('deep-impression: {} of {} videos failed'.format(
+            len(failures), len(args.videos)), file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,149 @@
+"""Weight files in the format of the authors' release.
+
+The release's ``model`` file is a Chainer npz (``save_npz`` of the whole
+:class:`~deep_impression.model.AudiovisualNetwork`, no file suffix): 282 keys
+such as ``aud/res3a_relu/bn_branch1/avg_var``. :func:`load_model` checks a
+file against the network before loading it, so a wrong file fails with one
+line that names the file and the first offending key.
+"""
+
+import os
+import tempfile
+import zipfile
+
+from deep_impression import _compat  # noqa: F401  (before chainer)
+
+import chainer
+import numpy
+
+from deep_impression.errors import WeightsError
+from deep_impression.model import AudiovisualNetwork
+
+#: Where :func:`load_model` looks when given no path: ``$DEEP_IMPRESSION_WEIGHTS``
+#: or ``weights/model`` (relative to the current directory, then the checkout).
+ENV_VAR = 'DEEP_IMPRESSION_WEIGHTS'
+_CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def default_weights_path():
+    """The weight file used when none is named."""
+    if os.environ.get(ENV_VAR):
+        return os.environ[ENV_VAR]
+    local = os.path.join('weights', 'model')
+    if os.path.exists(local):
+        return local
+    return os.path.join(_CHECKOUT, 'weights', 'model')
+
+
+def expected_arrays(model=None):
+    """``{npz key: shape}`` of everything ``save_npz`` writes for the network.
+
+    Parameters and persistent values (BN averages and ``N``), 282 keys.
+    """
+    model = model if model is not None else AudiovisualNetwork()
+    shapes = {}
+    for path, param in model.namedparams():
+        shapes[path.lstrip('/')] = tuple(param.shape)
+    for link_path, link in model.namedlinks():
+        for name in link._persistent:
+            value = getattr(link, name)
+            key = (link_path + '/' + name).lstrip('/')
+            shapes[key] = tuple(numpy.shape(value))
+    return shapes
+
+
+def check_weights(path, model=None):
+    """Check that ``path`` is an npz that fits the network; raise otherwise.
+
+    Raises:
+        WeightsError: missing file, not an npz (or truncated), or a missing,
+            extra or mis-shaped key (the first one is named, with both
+            shapes).
+    """
+    if not os.path.exists(path):
+        raise WeightsError('{}: no such weight file (download the release\'s '
+                           '"model" file into weights/, see weights/README.md)'
+                           .format(path))
+    if os.path.isdir(path):
+        raise WeightsError('{}: is a directory, not a weight file'.format(path))
+    if not zipfile.is_zipfile(path):
+        raise WeightsError('{}: not an npz weight file (truncated, or another '
+                           'format)'.format(path))
+    expected = expected_arrays(model)
+    try:
+        with numpy.load(path, allow_pickle=False) as npz:
+            found = {}
+            for key in npz.files:
+                found[key] = tuple(npz[key].shape)
+    except Exception as e:  # zipfile.BadZipFile, ValueError, EOFError, ...
+        raise WeightsError('{}: unreadable npz weight file ({})'.format(
+            path, e)) from None
+    for key in sorted(expected):
+        if key not in found:
+            raise WeightsError('{}: key {} (shape {}) is missing'.format(
+                path, key, expected[key]))
+        if found[key] != expected[key]:
+            raise WeightsError(
+                '{}: key {} has shape {}, the network needs {}'.format(
+                    path, key, found[key], expected[key]))
+    for key in sorted(found):
+        if key not in expected:
+            raise WeightsError('{}: unexpected key {} (shape {})'.format(
+                path, key, found[key]))
+
+
+def load_weights(model, path):
+    """Check ``path`` and load it into ``model`` in place."""
+    check_weights(path, model)
+    chainer.serializers.load_npz(path, model)
+    return model
+
+
+def save_weights(model, path):
+    """Write ``model`` in the release's format, atomically.
+
+    The file is written under a temporary name beside ``path`` and renamed,
+    so an interrupted write never leaves a half-written weight file.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
+                               suffix='.tmp', dir=directory)
+    os.close(fd)
+    try:
+        model_cpu = model.copy(mode='copy')
+        model_cpu.to_cpu()
+        # compression=True as chainer.serializers.save_npz's default.
+        chainer.serializers.save_npz(tmp, model_cpu)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def load_model(path=None, device=None):
+    """The network in test mode with weights from a release-format file.
+
+    Args:
+        path: a Chainer npz as the release's ``model`` file (any suffix or
+            none). Default: ``$DEEP_IMPRESSION_WEIGHTS``, else
+            ``weights/model``.
+        device: a Chainer device specifier such as ``'@numpy'`` or
+            ``'@cupy:0'`` (default: the CPU).
+
+    Returns:
+        :class:`~deep_impression.model.AudiovisualNetwork` on ``device``.
+
+    Raises:
+        WeightsError: the file is missing or does not fit the network.
+    """
+    path = os.fspath(path) if path is not None else default_weights_path()
+    model = AudiovisualNetwork()
+    load_weights(model, path)
+    if device is not None:
+        device = chainer.get_device(device)
+        model.to_device(device)
+        device.use()
+    return model

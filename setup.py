@@ -1,0 +1,50 @@
+from setuptools import find_packages, setup
+
+with open('README.rst', encoding='utf-8') as f:
+    long_description = f.read()
+
+setup(
+    name='deep-impression',
+    version='0.1.0',
+    description='Deep Impression: audiovisual deep residual networks for '
+                'apparent personality trait recognition, in Chainer',
+    long_description=long_description,
+    long_description_content_type='text/x-rst',
+    license='MIT',
+    packages=find_packages(include=['deep_impression', 'deep_impression.*']),
+    python_requires='>=3.11',
+    install_requires=[
+        'chainer==7.8.1',
+        # Chainer 7.8.1 imports pkg_resources at run time; setuptools 82
+        # removed it (shared/STACK.md).
+        'setuptools<82',
+        'numpy>=1.26',
+        'scipy',
+        'librosa>=0.10',
+        'imageio>=2.30',
+        'imageio-ffmpeg>=0.5',
+        'scikit-learn',
+        'matplotlib',
+        # Progress bars with rate and time left for preprocessing, training
+        # and prediction: better kept than anything we would write.
+        'tqdm',
+        'onnx',
+        'onnxruntime',
+        'opencv-python-headless',
+    ],
+    extras_require={
+        'cuda12': ['cupy-cuda12x'],
+        'cuda13': ['cupy-cuda13x'],
+        # scikit-image only for its bundled photograph of a face (tests).
+        'test': ['pytest', 'scikit-image'],
+    },
+    entry_points={
+        'console_scripts': ['deep-impression=deep_impression.cli:main'],
+    },
+    classifiers=[
+        'Programming Language :: Python :: 3.11',
+        'Programming Language :: Python :: 3.12',
+        'License :: OSI Approved :: MIT License',
+        'Topic :: Scientific/Engineering :: Artificial Intelligence',
+    ],
+)
