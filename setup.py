@@ -15,9 +15,6 @@ setup(
     python_requires='>=3.11',
     install_requires=[
         'chainer==7.8.1',
-        # Chainer 7.8.1 imports pkg_resources at run time; setuptools 82
-        # removed it (shared/STACK.md).
-        'setuptools<82',
         'numpy>=1.26',
         'scipy',
         'librosa>=0.10',

@@ -6,7 +6,9 @@ current stacks (measured in ``shared/STACK.md``):
 * ``numpy.sctypes`` was removed in NumPy 2.0, and
   ``chainer/functions/array/as_strided.py`` reads it at import time;
 * ``numpy.distutils`` is gone on Python >= 3.12 (and with NumPy >= 2 there),
-  and ``chainer/_environment_check.py`` imports ``numpy.distutils.system_info``.
+  and ``chainer/_environment_check.py`` imports ``numpy.distutils.system_info``;
+* the same file imports ``pkg_resources``, which setuptools 82 removed (and
+  which any later ``pip install`` that upgrades setuptools takes away).
 
 :func:`install` puts back the smallest stand-ins that satisfy those two
 imports. It must run before the first ``import chainer``; importing
@@ -61,6 +63,45 @@ def _install_distutils_stub():
     sys.modules['numpy.distutils.system_info'] = system_info
 
 
+def _install_pkg_resources_stub():
+    try:
+        import pkg_resources  # noqa: F401
+        return
+    except Exception:
+        pass
+    # Chainer's environment check calls require() on its optional
+    # dependencies (cupy, ideep) only to warn about version mismatches;
+    # answer "installed or not" from importlib.metadata.
+    import importlib.metadata as metadata
+    import re
+
+    stub = types.ModuleType('pkg_resources')
+
+    class DistributionNotFound(Exception):
+        pass
+
+    class VersionConflict(Exception):
+        pass
+
+    def get_distribution(requirement):
+        name = re.split(r'[<>=!~;\[ ]', requirement, maxsplit=1)[0]
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            raise DistributionNotFound(requirement) from None
+        return types.SimpleNamespace(project_name=name, version=version)
+
+    def require(requirement):
+        return [get_distribution(requirement)]
+
+    stub.DistributionNotFound = DistributionNotFound
+    stub.VersionConflict = VersionConflict
+    stub.get_distribution = get_distribution
+    stub.require = require
+    stub.__deep_impression_stub__ = True
+    sys.modules['pkg_resources'] = stub
+
+
 def install():
     """Apply the shims (idempotent). Call before ``import chainer``."""
     # Chainer compares CuPy's version with the range it was released with and
@@ -68,6 +109,7 @@ def install():
     os.environ.setdefault('CHAINER_WARN_VERSION_MISMATCH', '0')
     _install_sctypes()
     _install_distutils_stub()
+    _install_pkg_resources_stub()
 
 
 install()

@@ -72,3 +72,32 @@ def test_plain_chainer_import_fails_without_shims_on_numpy2():
                          capture_output=True, text=True)
     assert out.returncode != 0
     assert 'sctypes' in out.stderr or 'distutils' in out.stderr
+
+
+def test_chainer_imports_without_pkg_resources(tmp_path):
+    # setuptools >= 82 has no pkg_resources; a later `pip install` may bring
+    # one (torch requires setuptools >= 77). Hide it and import chainer.
+    blocker = tmp_path / 'pkg_resources.py'
+    blocker.write_text('raise ImportError("pkg_resources hidden by test")\n')
+    code = ('import deep_impression, chainer, pkg_resources;'
+            'print(getattr(pkg_resources, "__deep_impression_stub__", False));'
+            'print(pkg_resources.require("numpy")[0].project_name)')
+    env = dict(__import__('os').environ, PYTHONPATH=str(tmp_path))
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ['True', 'numpy']
+
+
+def test_pkg_resources_stub_reports_missing_distribution(tmp_path):
+    blocker = tmp_path / 'pkg_resources.py'
+    blocker.write_text('raise ImportError("hidden")\n')
+    code = ('import deep_impression, pkg_resources\n'
+            'try:\n'
+            '    pkg_resources.require("no-such-dist-xyz>=1")\n'
+            'except pkg_resources.DistributionNotFound:\n'
+            '    print("not found")\n')
+    env = dict(__import__('os').environ, PYTHONPATH=str(tmp_path))
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, env=env)
+    assert out.stdout.strip() == 'not found', out.stderr

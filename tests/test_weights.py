@@ -1,0 +1,146 @@
+"""Release-format weight files: layout, round trip, and refused files."""
+
+import os
+import zipfile
+
+import numpy
+import pytest
+
+import deep_impression
+from deep_impression.errors import WeightsError
+from deep_impression.model import AudiovisualNetwork
+from deep_impression.weights import (check_weights, expected_arrays,
+                                     load_model, save_weights)
+
+import reference
+
+
+@pytest.fixture(scope='module')
+def params():
+    return reference.random_release_weights(seed=5)
+
+
+@pytest.fixture
+def release_file(tmp_path, params):
+    return reference.write_release_file(str(tmp_path / 'model'), params)
+
+
+def test_network_keys_and_shapes_are_the_releases():
+    shapes = expected_arrays(AudiovisualNetwork())
+    assert len(shapes) == 282
+    assert shapes == reference.release_shapes()
+    assert shapes['aud/res3a_relu/bn_branch1/avg_var'] == (64,)
+    assert shapes['vis/conv1_relu/conv/W'] == (32, 3, 7, 7)
+    assert shapes['aud/conv1_relu/conv/W'] == (32, 1, 1, 49)
+    assert shapes['fc/W'] == (5, 512)
+
+
+def test_release_file_fills_every_parameter_and_persistent(release_file,
+                                                           params):
+    net = load_model(release_file)
+    loaded = {path.lstrip('/'): p.array for path, p in net.namedparams()}
+    for link_path, link in net.namedlinks():
+        for name in link._persistent:
+            loaded[(link_path + '/' + name).lstrip('/')] = getattr(link, name)
+    assert set(loaded) == set(params)
+    for key, value in params.items():
+        numpy.testing.assert_array_equal(numpy.asarray(loaded[key]), value,
+                                         err_msg=key)
+
+
+def test_save_gives_the_same_282_keys_and_values(tmp_path, release_file,
+                                                 params):
+    net = load_model(release_file)
+    out = save_weights(net, str(tmp_path / 'again' / 'model'))
+    with numpy.load(out) as npz:
+        assert sorted(npz.files) == sorted(params)
+        for key in npz.files:
+            numpy.testing.assert_array_equal(npz[key], params[key])
+    assert not [f for f in os.listdir(tmp_path / 'again') if f != 'model']
+
+
+def test_suffix_or_not_and_environment_default(tmp_path, release_file,
+                                               monkeypatch):
+    with_suffix = str(tmp_path / 'model.npz')
+    os.link(release_file, with_suffix)
+    a = load_model(with_suffix).fc.W.array
+    monkeypatch.setenv('DEEP_IMPRESSION_WEIGHTS', release_file)
+    b = load_model().fc.W.array
+    numpy.testing.assert_array_equal(a, b)
+
+
+def test_load_model_is_in_cpu_test_mode_by_default(release_file):
+    net = load_model(release_file, device='@numpy')
+    assert net.xp is numpy
+
+
+def _rewrite(path, params, **changes):
+    new = dict(params)
+    for key, value in changes.items():
+        if value is None:
+            del new[key.replace('__', '/')]
+        else:
+            new[key.replace('__', '/')] = value
+    return reference.write_release_file(path, new)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(WeightsError, match='no such weight file') as e:
+        load_model(str(tmp_path / 'nothing'))
+    assert 'nothing' in str(e.value)
+
+
+def test_truncated_file(tmp_path, release_file):
+    data = open(release_file, 'rb').read()
+    path = str(tmp_path / 'cut')
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) // 2])
+    with pytest.raises(WeightsError, match='cut'):
+        load_model(path)
+
+
+def test_not_an_npz(tmp_path):
+    path = str(tmp_path / 'model.txt')
+    with open(path, 'w') as f:
+        f.write('hello')
+    with pytest.raises(WeightsError, match='not an npz'):
+        load_model(path)
+
+
+def test_corrupt_member_inside_zip(tmp_path, params):
+    path = str(tmp_path / 'bad')
+    with zipfile.ZipFile(path, 'w') as z:
+        z.writestr('fc/W.npy', b'not an array')
+    with pytest.raises(WeightsError, match='bad'):
+        check_weights(path)
+
+
+def test_missing_key_named(tmp_path, params):
+    path = _rewrite(str(tmp_path / 'm'), params,
+                    aud__res5b_relu__bn_branch2b__gamma=None)
+    with pytest.raises(WeightsError,
+                       match=r'aud/res5b_relu/bn_branch2b/gamma .*missing'):
+        load_model(path)
+
+
+def test_extra_key_named(tmp_path, params):
+    path = _rewrite(str(tmp_path / 'm'), params,
+                    vis__extra__W=numpy.zeros((2, 2), 'f'))
+    with pytest.raises(WeightsError, match=r'unexpected key vis/extra/W'):
+        load_model(path)
+
+
+def test_misshaped_key_names_both_shapes(tmp_path, params):
+    path = _rewrite(str(tmp_path / 'm'), params,
+                    fc__W=numpy.zeros((5, 256), 'f'))
+    with pytest.raises(WeightsError) as e:
+        load_model(path)
+    message = str(e.value)
+    assert 'fc/W' in message and '(5, 256)' in message
+    assert '(5, 512)' in message
+
+
+def test_public_api_names():
+    for name in ('TRAITS', 'load_model', 'predict_video',
+                 'AudiovisualNetwork', 'DeepImpressionError'):
+        assert hasattr(deep_impression, name)
