@@ -1,0 +1,85 @@
+"""``deep-impression explain VIDEO...``: where the network looks.
+
+Per video: per-trait class activation maps on K frames spread over the clip
+(``<stem>_<trait>.png``), the auditory map under the waveform
+(``<stem>_audio.png``) and one contact sheet (``<stem>_contact_sheet.png``);
+``--format json`` writes the maps' summary instead.
+"""
+
+import json
+import os
+import sys
+
+from deep_impression.errors import DeepImpressionError
+from deep_impression.progress import progress
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        'explain', help='class activation maps of videos (what the network '
+                        'looks at)',
+        description='Class activation maps (Ventura et al. 2017, §3.1) of '
+                    'each trait on frames sampled from each video, and the '
+                    'auditory stream\'s map along time.')
+    p.add_argument('videos', nargs='+', metavar='VIDEO')
+    p.add_argument('--weights', metavar='FILE', default=None,
+                   help='release-format weight file, released or trained '
+                        '(default: $DEEP_IMPRESSION_WEIGHTS or weights/model)')
+    p.add_argument('--device', default=None,
+                   help='Chainer device, e.g. @numpy (default) or @cupy:0')
+    p.add_argument('--out', metavar='DIR', default='.',
+                   help='where to write the pictures or JSON (default: .)')
+    p.add_argument('--frames', type=int, default=8, metavar='K',
+                   help='frames sampled evenly over each video (default 8)')
+    p.add_argument('--format', choices=('png', 'json'), default='png',
+                   help='png: overlays and a contact sheet; json: the maps '
+                        'and their summary (<stem>.json; "-" for --out '
+                        'prints it)')
+    return p
+
+
+def _stem(path):
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def run(args):
+    from deep_impression.constants import TRAITS
+    from deep_impression.interpret import figures
+    from deep_impression.interpret.cam import explain_video, summary
+    from deep_impression.weights import load_model
+    if args.frames < 1:
+        raise DeepImpressionError('--frames: need at least 1, got {}'.format(
+            args.frames))
+    model = load_model(args.weights, device=args.device)
+    failures = 0
+    for video in progress(args.videos, desc='explain', unit='video'):
+        try:
+            e = explain_video(video, model, k=args.frames)
+        except DeepImpressionError as err:
+            failures += 1
+            print('deep-impression: error: {}'.format(err), file=sys.stderr)
+            continue
+        stem = _stem(video)
+        if args.format == 'json':
+            text = json.dumps(summary(e)) + '\n'
+            if args.out == '-':
+                sys.stdout.write(text)
+            else:
+                path = figures.write_text(
+                    text, os.path.join(args.out, stem + '.json'))
+                print(path)
+            continue
+        written = [figures.contact_sheet(
+            e, os.path.join(args.out, stem + '_contact_sheet.png'))]
+        for t, name in enumerate(TRAITS):
+            written.append(figures.trait_strip(
+                e, t, os.path.join(args.out, '{}_{}.png'.format(stem, name))))
+        written.append(figures.audio_figure(
+            e, os.path.join(args.out, stem + '_audio.png')))
+        for path in written:
+            print(path)
+    if failures:
+        print('deep-impression: {} of {} videos failed'.format(
+            failures, len(args.videos)), file=sys.stderr)
+        return 1
+    return 0
