@@ -14,6 +14,7 @@ from deep_impression.errors import DeepImpressionError
 #: Command modules under deep_impression.commands, in --help order.
 COMMANDS = (
     'predict',
+    'explain',
 )
 
 
