@@ -1,6 +1,8 @@
 """Class activation maps (Ventura et al. 2017, §3.1) of the network."""
 
 import json
+import os
+import sys
 
 import chainer
 import numpy
@@ -13,6 +15,9 @@ from deep_impression.interpret import cam as cam_module
 from deep_impression.interpret.fields import receptive_fields
 from deep_impression.model import AudiovisualNetwork, VISUAL
 from deep_impression.weights import save_weights
+
+sys.path.insert(0, os.path.dirname(__file__))
+from clips import make_clip  # noqa: E402
 
 
 @pytest.fixture(scope='module')
@@ -29,6 +34,13 @@ def net():
     # Small FC weights keep the traits away from tanh's flat ends.
     model.fc.W.array *= 0.01
     return model
+
+
+@pytest.fixture(scope='module')
+def weights(net, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp('cam') / 'model')
+    save_weights(net, path)
+    return path
 
 
 @pytest.fixture(scope='module')
@@ -105,13 +117,8 @@ def test_sample_indices_spread_over_clip():
     assert list(cam_module.sample_indices(3, 8)) == [0, 1, 2]
 
 
-def test_explain_command_writes_contact_sheet_and_json(tmp_path, net):
-    import sys, os
-    sys.path.insert(0, os.path.dirname(__file__))
-    from clips import make_clip
+def test_explain_command_writes_contact_sheet_and_json(tmp_path, weights):
     video = make_clip(tmp_path / 'talk.mp4', seconds=1.2, size=(96, 54))
-    weights = str(tmp_path / 'model')
-    save_weights(net, weights)
     out = tmp_path / 'out'
     assert main(['explain', video, '--weights', weights, '--out', str(out),
                  '--frames', '2']) == 0
@@ -132,9 +139,7 @@ def test_explain_command_writes_contact_sheet_and_json(tmp_path, net):
         summary['traits']['openness']['visual_map_mean'], atol=1e-5)
 
 
-def test_explain_missing_video_is_one_line_error(tmp_path, net, capsys):
-    weights = str(tmp_path / 'model')
-    save_weights(net, weights)
+def test_explain_missing_video_is_one_line_error(tmp_path, weights, capsys):
     assert main(['explain', str(tmp_path / 'none.mp4'), '--weights',
                  weights, '--out', str(tmp_path)]) == 1
     assert 'none.mp4: no such file' in capsys.readouterr().err
