@@ -14,6 +14,9 @@ from deep_impression.errors import DeepImpressionError
 #: Command modules under deep_impression.commands, in --help order.
 COMMANDS = (
     'predict',
+    'synth',
+    'preprocess',
+    'export',
     'explain',
 )
 

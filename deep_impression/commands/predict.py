@@ -1,11 +1,13 @@
 """``deep-impression predict VIDEO...``: traits of each video."""
 
+import argparse
 import csv
 import io
 import json
 import sys
 
-from deep_impression.constants import TRAITS
+from deep_impression.backends import BACKENDS
+from deep_impression.constants import FPS, TRAITS
 from deep_impression.errors import DeepImpressionError
 from deep_impression.progress import progress
 
@@ -20,11 +22,38 @@ def add_parser(sub):
                         '$DEEP_IMPRESSION_WEIGHTS or weights/model)')
     p.add_argument('--device', default=None,
                    help='Chainer device, e.g. @numpy (default) or @cupy:0')
+    p.add_argument('--backend', choices=BACKENDS, default='chainer',
+                   help='chainer (the reference, default) or onnxruntime '
+                        '(fast on the CPU; same values within 1e-4)')
+    p.add_argument('--onnx', metavar='FILE', default=None,
+                   help='with --backend onnxruntime: a model written by '
+                        '`deep-impression export` (default: export --weights '
+                        'on the fly)')
+    p.add_argument('--fps', type=_positive(float), default=FPS,
+                   help='frames per second to use (default %(default)s, '
+                        'every frame)')
+    p.add_argument('--max-frames', type=_positive(int), default=None,
+                   metavar='K', help='use at most K frames per video, evenly '
+                                     'spaced (default: all)')
     p.add_argument('--format', choices=('table', 'json', 'csv'),
                    default='table')
     p.add_argument('--output', metavar='FILE', default=None,
                    help='write the results here instead of standard output')
     return p
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value > 0:
+            raise argparse.ArgumentTypeError(
+                'expected a positive {}, got {!r}'.format(
+                    'integer' if kind is int else 'number', text))
+        return value
+    return parse
 
 
 def format_results(rows, fmt):
@@ -50,13 +79,15 @@ def format_results(rows, fmt):
 
 
 def run(args):
+    from deep_impression.backends import load_backend
     from deep_impression.predict import predict_video
-    from deep_impression.weights import load_model
-    model = load_model(args.weights, device=args.device)
+    model = load_backend(args.backend, weights=args.weights, onnx=args.onnx,
+                         device=args.device)
     rows, failures = [], []
     for video in progress(args.videos, desc='predict', unit='video'):
         try:
-            rows.append((video, predict_video(video, model)))
+            rows.append((video, predict_video(video, model, fps=args.fps,
+                                              max_frames=args.max_frames)))
         except DeepImpressionError as e:
             failures.append(video)
             print('deep-impression: error: {}'.format(e), file=sys.stderr)

@@ -1,0 +1,283 @@
+"""Inference backends: Chainer (the reference) and ONNX Runtime (fast CPU).
+
+:class:`OnnxRuntimeModel` runs the graph of :mod:`deep_impression.onnx_export`
+with ONNX Runtime and has the same ``predict(audio, frames)`` and
+``clip_features`` as :class:`~deep_impression.model.AudiovisualNetwork`:
+the whole audio at once through the auditory stream, frames through the
+visual stream (read in chunks of :data:`FRAME_CHUNK`, run in batches of
+``batch_size``), the mean of their pooled features over all frames,
+concatenation (audio first), FC, ``tanh``, ``(y + 1) / 2``.
+"""
+
+import os
+import weakref
+
+import numpy
+
+from deep_impression import inputs
+from deep_impression.constants import FRAME_CHUNK
+from deep_impression.errors import InputError, WeightsError
+
+#: Backend names accepted by :func:`load_backend` and ``predict_video``.
+BACKENDS = ('chainer', 'onnxruntime')
+
+#: Frames per ONNX Runtime call: large enough to keep both cores busy, small
+#: enough that a batch of 456x256 frames needs well under 1 GB
+#: (conv1's output alone is 3.7 MB a frame).
+DEFAULT_BATCH_SIZE = 16
+
+
+def available_cores():
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def session_options(threads=None, optimization='all'):
+    """``onnxruntime.SessionOptions`` for inference on this machine.
+
+    Args:
+        threads: intra-op threads (default: :func:`available_cores`).
+        optimization: ``'all'`` (``ORT_ENABLE_ALL``: constant folding,
+            operator fusion and the CPU's blocked memory layout),
+            ``'extended'``, ``'basic'`` or ``'none'``.
+    """
+    import onnxruntime
+    levels = {
+        'none': onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        'basic': onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        'extended': onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        'all': onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = levels[optimization]
+    options.intra_op_num_threads = threads or available_cores()
+    options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    return options
+
+
+class OnnxRuntimeModel(object):
+    """The network in ONNX Runtime on the CPU.
+
+    Args:
+        onnx_model: an ``onnx.ModelProto`` from
+            :func:`~deep_impression.onnx_export.export`.
+        threads: intra-op threads (default: all available cores).
+        batch_size: frames per visual-stream call.
+        optimization: ONNX Runtime graph optimisation level, see
+            :func:`session_options`.
+        visual_stream: optional ``ModelProto`` (or path) that replaces the
+            visual part, e.g. an int8-quantised copy of it; same input and
+            output names.
+    """
+
+    def __init__(self, onnx_model, threads=None,
+                 batch_size=DEFAULT_BATCH_SIZE, optimization='all',
+                 visual_stream=None):
+        import onnxruntime
+        from deep_impression import onnx_export
+        self.threads = threads or available_cores()
+        self.batch_size = int(batch_size)
+        if self.batch_size < 1:
+            raise InputError('batch_size: must be at least 1, got {}'.format(
+                batch_size))
+        options = session_options(self.threads, optimization)
+        self.sessions = {}
+        for part in onnx_export.PARTS:
+            if part == 'visual_stream' and visual_stream is not None:
+                sub = visual_stream
+            else:
+                sub = onnx_export.submodel(onnx_model, part)
+            data = (os.fspath(sub) if isinstance(sub, (str, os.PathLike))
+                    else sub.SerializeToString())
+            self.sessions[part] = onnxruntime.InferenceSession(
+                data, sess_options=options,
+                providers=['CPUExecutionProvider'])
+
+    @classmethod
+    def from_chainer(cls, model, **kwargs):
+        """Export a Chainer :class:`AudiovisualNetwork` and load it."""
+        from deep_impression import onnx_export
+        return cls(onnx_export.export(model), **kwargs)
+
+    @classmethod
+    def from_file(cls, path, **kwargs):
+        """Load an ONNX file written by ``deep-impression export``.
+
+        Raises:
+            WeightsError: missing file, not an ONNX model, or not this
+                network's graph.
+        """
+        import onnx
+        from deep_impression import onnx_export
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise WeightsError('{}: no such ONNX file'.format(path))
+        try:
+            onnx_model = onnx.load_model(path)
+        except Exception as e:  # DecodeError, OSError, ...
+            raise WeightsError('{}: not an ONNX model ({})'.format(
+                path, str(e).splitlines()[0] if str(e) else
+                type(e).__name__)) from None
+        names = ({v.name for v in onnx_model.graph.input} |
+                 {v.name for v in onnx_model.graph.output})
+        for part, (ins, outs) in onnx_export.PARTS.items():
+            missing = [n for n in ins + outs if n not in names]
+            if missing:
+                raise WeightsError(
+                    '{}: not a deep-impression export (no {} {!r}; '
+                    'write one with `deep-impression export`)'.format(
+                        path, part.replace('_', ' '), missing[0]))
+        return cls(onnx_model, **kwargs)
+
+    def _run(self, part, feeds):
+        return self.sessions[part].run(None, feeds)[0]
+
+    def audio_features(self, audio):
+        """``(n,)`` float32 samples -> ``(256,)`` pooled audio features."""
+        from deep_impression import onnx_export
+        audio = inputs.check_audio(audio)
+        return self._run('auditory_stream', {
+            onnx_export.AUDIO: audio.reshape(1, 1, 1, -1)})[0]
+
+    def frame_features(self, frames):
+        """``(N, H, W, 3)`` uint8 frames -> ``(N, 256)`` pooled features."""
+        from deep_impression import onnx_export
+        return self._run('visual_stream', {
+            onnx_export.FRAMES: inputs.frames_to_nchw(frames)})
+
+    def clip_features(self, audio, frames):
+        """Pooled features of a whole clip, as the release computes them.
+
+        Args:
+            audio: 1-D float32 array of 16 kHz samples in [-1, 1].
+            frames: ``(T, H, W, 3)`` uint8 RGB array, or an iterable of such
+                chunks.
+
+        Returns:
+            ``(audio_features, visual_features)``, float32 ``(256,)`` each;
+            the visual one is the mean over all frames.
+        """
+        audio_features = self.audio_features(audio)
+        total = None
+        count = 0
+        for chunk in inputs.frame_chunks(frames, FRAME_CHUNK):
+            for start in range(0, len(chunk), self.batch_size):
+                f = self.frame_features(chunk[start:start + self.batch_size])
+                s = f.astype(numpy.float64).sum(axis=0)
+                total = s if total is None else total + s
+                count += len(f)
+        if count == 0:
+            raise InputError('frames: no frame given')
+        return audio_features, (total / count).astype(numpy.float32)
+
+    def fuse(self, audio_features, visual_features):
+        """``(B, 256)`` and ``(B, 256)`` features -> ``(B, 5)`` traits."""
+        from deep_impression import onnx_export
+        return self._run('fusion', {
+            onnx_export.CLIP_AUDIO_FEATURES: numpy.ascontiguousarray(
+                audio_features, dtype=numpy.float32),
+            onnx_export.CLIP_VISUAL_FEATURES: numpy.ascontiguousarray(
+                visual_features, dtype=numpy.float32)})
+
+    def predict(self, audio, frames):
+        """Traits of one whole clip, as ``AudiovisualNetwork.predict``.
+
+        Returns:
+            float32 NumPy array of shape ``(5,)`` in TRAITS order, in [0, 1].
+        """
+        a, v = self.clip_features(audio, frames)
+        return numpy.asarray(self.fuse(a[None], v[None])[0],
+                             dtype=numpy.float32)
+
+
+def check_backend(backend):
+    """Return ``backend`` if it is a known name, else raise InputError."""
+    if backend not in BACKENDS:
+        raise InputError('backend: expected one of {}, got {!r}'.format(
+            ', '.join(BACKENDS), backend))
+    return backend
+
+
+def load_backend(backend='chainer', weights=None, onnx=None, device=None,
+                 **kwargs):
+    """A model ready for ``predict`` on the chosen backend.
+
+    Args:
+        backend: ``'chainer'`` or ``'onnxruntime'``.
+        weights: release-format weight file (default as
+            :func:`~deep_impression.weights.load_model`).
+        onnx: for ``'onnxruntime'``, an ONNX file from ``deep-impression
+            export`` to use instead of exporting ``weights`` on the fly.
+        device: Chainer device (``'chainer'`` only).
+        **kwargs: passed to :class:`OnnxRuntimeModel`.
+
+    Returns:
+        an :class:`~deep_impression.model.AudiovisualNetwork` or an
+        :class:`OnnxRuntimeModel`.
+    """
+    from deep_impression.weights import load_model
+    check_backend(backend)
+    if backend == 'chainer':
+        if onnx is not None:
+            raise InputError('--onnx is for the onnxruntime backend only')
+        return load_model(weights, device=device)
+    if device is not None and device not in ('@numpy', 'native:0', -1, '-1'):
+        raise InputError('device: the onnxruntime backend runs on the CPU '
+                         'only, got {}'.format(device))
+    if onnx is not None:
+        return OnnxRuntimeModel.from_file(onnx, **kwargs)
+    return OnnxRuntimeModel.from_chainer(load_model(weights), **kwargs)
+
+
+def as_backend(model, backend):
+    """``model`` (Chainer network or OnnxRuntimeModel) on ``backend``.
+
+    A Chainer network asked for ``'onnxruntime'`` is exported and the result
+    kept (for as long as the network lives) until its weights change. ``backend=None``
+    returns ``model`` as it is.
+    """
+    from deep_impression.model import AudiovisualNetwork
+    if backend is None:
+        return model
+    check_backend(backend)
+    if backend == 'chainer':
+        if not isinstance(model, AudiovisualNetwork):
+            raise InputError('backend chainer needs an AudiovisualNetwork '
+                             '(deep_impression.load_model), got {}'.format(
+                                 type(model).__name__))
+        return model
+    if isinstance(model, OnnxRuntimeModel):
+        return model
+    if not isinstance(model, AudiovisualNetwork):
+        raise InputError('backend onnxruntime needs an AudiovisualNetwork or '
+                         'an OnnxRuntimeModel, got {}'.format(
+                             type(model).__name__))
+    # Re-export when the weights changed since (e.g. after training).
+    key = _fingerprint(model)
+    cached = _EXPORTED.get(model)
+    if cached is None or cached[0] != key:
+        cached = _EXPORTED[model] = (key, OnnxRuntimeModel.from_chainer(model))
+    return cached[1]
+
+
+# Chainer network -> (weights fingerprint, OnnxRuntimeModel). Kept outside
+# the network so that copying or pickling it never meets an ORT session.
+_EXPORTED = weakref.WeakKeyDictionary()
+
+
+def _fingerprint(model):
+    """Sums of every parameter and BN average: changes when weights do."""
+    import chainer
+    cpu = chainer.backend.CpuDevice()
+    sums = [float(cpu.send(p.array).sum(dtype=numpy.float64))
+            for _, p in sorted(model.namedparams())]
+    for _, link in sorted(model.namedlinks()):
+        for name in sorted(link._persistent):
+            sums.append(float(numpy.sum(cpu.send(getattr(link, name)),
+                                        dtype=numpy.float64)))
+    return tuple(sums)

@@ -1,0 +1,28 @@
+"""``deep-impression export``: the network as an ONNX file."""
+
+import sys
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        'export', help='write the network as an ONNX model',
+        description='Write the network, with weights from a release-format '
+                    'file, as one ONNX model with three parts: the auditory '
+                    'stream (input "audio" (1, 1, 1, n)), the visual stream '
+                    '(input "frames" (N, 3, H, W), any N, H, W) and the '
+                    'fusion ("clip_audio_features", "clip_visual_features" '
+                    '-> "traits"). Use it with `deep-impression predict '
+                    '--backend onnxruntime --onnx FILE`.')
+    p.add_argument('--weights', metavar='FILE', default=None,
+                   help='release-format weight file (default: '
+                        '$DEEP_IMPRESSION_WEIGHTS or weights/model)')
+    p.add_argument('--out', metavar='FILE', required=True,
+                   help='ONNX file to write (written atomically)')
+    return p
+
+
+def run(args):
+    from deep_impression.onnx_export import export_file
+    path = export_file(args.weights, args.out)
+    print('deep-impression: wrote {}'.format(path), file=sys.stderr)
+    return 0

@@ -1,0 +1,295 @@
+"""The ONNX export and the ONNX Runtime backend against the Chainer network.
+
+Chainer is the reference: the same random weights (with randomised batch
+normalisation statistics, so that folding BN into the convolutions is really
+exercised) and the same inputs must give the same five values within 1e-4.
+"""
+
+import json
+
+from deep_impression import _compat  # noqa: F401  (before chainer)
+
+import chainer
+import chainer.functions as F
+import chainer.links as L
+import numpy
+import onnx
+import onnxruntime
+import pytest
+from onnx import TensorProto, helper
+
+from deep_impression import backends, cli, media, onnx_export
+from deep_impression.constants import TRAITS
+from deep_impression.errors import InputError, WeightsError
+from deep_impression.model import AUDITORY, VISUAL, AudiovisualNetwork
+from deep_impression.predict import frame_indices, predict_video
+from deep_impression.weights import save_weights
+
+import clips
+
+
+def _randomise_batch_normalization(model, rng):
+    for _, link in model.namedlinks():
+        if isinstance(link, L.BatchNormalization):
+            c = link.avg_mean.shape[0]
+            link.avg_mean[...] = rng.normal(0, 0.5, c)
+            link.avg_var[...] = rng.uniform(0.3, 3.0, c)
+            link.gamma.array[...] = rng.uniform(0.5, 1.5, c)
+            link.beta.array[...] = rng.normal(0, 0.3, c)
+
+
+@pytest.fixture(scope='module')
+def rng():
+    return numpy.random.RandomState(7)
+
+
+@pytest.fixture(scope='module')
+def inputs(rng):
+    audio = rng.uniform(-1, 1, 3001).astype(numpy.float32)  # odd length
+    frames = rng.randint(0, 256, (5, 65, 97, 3)).astype(numpy.uint8)
+    return audio, frames
+
+
+@pytest.fixture(scope='module')
+def net(rng, inputs):
+    """Random weights; FC scaled so that the five values are not saturated."""
+    model = AudiovisualNetwork()
+    _randomise_batch_normalization(model, rng)
+    a, v = model.clip_features(*inputs)
+    model.fc.W.array[:, :256] = rng.normal(0, 0.5, (5, 256)) / (
+        numpy.linalg.norm(a) + 1e-6)
+    model.fc.W.array[:, 256:] = rng.normal(0, 0.5, (5, 256)) / (
+        numpy.linalg.norm(v) + 1e-6)
+    model.fc.b.array[...] = rng.normal(0, 0.2, 5)
+    return model
+
+
+@pytest.fixture(scope='module')
+def ort_model(net):
+    return backends.OnnxRuntimeModel.from_chainer(net, batch_size=2)
+
+
+def _run_single_node(node_builder, x):
+    """Run one node built by ``_GraphBuilder`` on ``x`` in ONNX Runtime."""
+    b = onnx_export._GraphBuilder()
+    out = node_builder(b, 'x')
+    graph = helper.make_graph(
+        b.nodes, 't', [helper.make_tensor_value_info(
+            'x', TensorProto.FLOAT, [None] * 4)],
+        [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)],
+        initializer=b.initializers)
+    model = helper.make_model(graph, opset_imports=[
+        helper.make_opsetid('', onnx_export.OPSET)])
+    model.ir_version = 9
+    sess = onnxruntime.InferenceSession(model.SerializeToString(),
+                                        providers=['CPUExecutionProvider'])
+    return sess.run(None, {'x': x})[0]
+
+
+@pytest.mark.parametrize('geometry,shape', [
+    (VISUAL.pool1, (1, 2, 128, 228)),   # conv1 output of a 256x456 frame
+    (VISUAL.pool1, (2, 3, 7, 10)),
+    (AUDITORY.pool1, (1, 2, 1, 751)),
+    (AUDITORY.pool1, (1, 2, 1, 60000)),  # conv1 output of 15 s of audio
+])
+def test_max_pooling_reproduces_chainer_cover_all(geometry, shape):
+    # All-negative inputs: a pad value of 0 instead of -inf would show.
+    x = -numpy.random.RandomState(0).uniform(1, 2, shape).astype(
+        numpy.float32)
+    ksize, stride, pad = geometry
+    expected = F.max_pooling_2d(x, ksize, stride, pad, cover_all=True).array
+    got = _run_single_node(
+        lambda b, name: b.max_pool_cover_all(name, 'y', geometry), x)
+    assert got.shape == expected.shape
+    numpy.testing.assert_array_equal(got, expected)
+
+
+def test_batch_normalization_folding(rng):
+    conv = L.Convolution2D(3, 4, 3, 2, 1)
+    bn = L.BatchNormalization(4)
+    _randomise_batch_normalization(bn, rng)
+    x = rng.normal(0, 1, (2, 3, 9, 8)).astype(numpy.float32)
+    with chainer.using_config('train', False):
+        expected = bn(conv(x)).array
+    W, b = onnx_export.fold_batch_normalization(conv, bn)
+    got = F.convolution_2d(x, W, b, 2, 1).array
+    numpy.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_export_is_a_valid_model_with_dynamic_sizes(net):
+    model = onnx_export.export(net)
+    onnx.checker.check_model(model)
+    dims = {v.name: [d.dim_param or d.dim_value
+                     for d in v.type.tensor_type.shape.dim]
+            for v in list(model.graph.input) + list(model.graph.output)}
+    assert dims['audio'] == ['audio_batch', 1, 1, 'samples']
+    assert dims['frames'] == ['frames', 3, 'height', 'width']
+    assert dims['frame_features'] == ['frames', 256]
+    assert dims['traits'] == ['clips', 5]
+    # BN is folded: no BatchNormalization node; per stream conv1, 2 per
+    # block and 3 shortcuts: 2 x 20 convolutions.
+    ops = [n.op_type for n in model.graph.node]
+    assert 'BatchNormalization' not in ops
+    assert ops.count('Conv') == 40 and ops.count('MaxPool') == 2
+
+
+def test_stream_features_equal_chainer(net, ort_model, inputs):
+    audio, frames = inputs
+    a_ref, v_ref = net.clip_features(audio, frames)
+    a, v = ort_model.clip_features(audio, frames)
+    for got, ref in ((a, a_ref), (v, v_ref)):
+        numpy.testing.assert_allclose(got, ref, rtol=1e-4,
+                                      atol=1e-5 * numpy.abs(ref).max())
+
+
+def test_predict_equals_chainer_within_1e4(net, ort_model, inputs):
+    audio, frames = inputs
+    expected = net.predict(audio, frames)
+    assert 0.02 < expected.min() and expected.max() < 0.98  # not saturated
+    got = ort_model.predict(audio, frames)
+    assert got.shape == (5,) and got.dtype == numpy.float32
+    assert numpy.abs(got - expected).max() < 1e-4
+
+
+def test_full_size_frame_equals_chainer(net, ort_model, inputs, rng):
+    # 256x456: the size where cover_all pooling changes the geometry.
+    frame = rng.randint(0, 256, (1, 256, 456, 3)).astype(numpy.uint8)
+    audio = inputs[0]
+    _, v_ref = net.clip_features(audio, frame)
+    _, v = ort_model.clip_features(audio, frame)
+    numpy.testing.assert_allclose(v, v_ref, rtol=1e-4,
+                                  atol=1e-5 * numpy.abs(v_ref).max())
+    assert numpy.abs(ort_model.predict(audio, frame) -
+                     net.predict(audio, frame)).max() < 1e-4
+
+
+def test_batches_and_chunks_do_not_change_the_mean(ort_model, inputs):
+    audio, frames = inputs
+    one = ort_model.predict(audio, frames)
+    chunked = ort_model.predict(audio, [frames[:2], frames[2:3], frames[3:]])
+    numpy.testing.assert_allclose(chunked, one, atol=1e-6)
+    # The mean over frames, written out: features per frame, averaged.
+    per_frame = numpy.concatenate([ort_model.frame_features(frames[i:i + 1])
+                                   for i in range(len(frames))])
+    _, v = ort_model.clip_features(audio, frames)
+    numpy.testing.assert_allclose(v, per_frame.mean(axis=0), rtol=1e-5)
+
+
+def test_as_backend_caches_and_follows_weight_changes(net):
+    first = backends.as_backend(net, 'onnxruntime')
+    assert backends.as_backend(net, 'onnxruntime') is first
+    assert backends.as_backend(net, 'chainer') is net
+    assert backends.as_backend(first, None) is first
+    with pytest.raises(InputError, match='backend'):
+        backends.as_backend(net, 'tensorflow')
+    with pytest.raises(InputError, match='AudiovisualNetwork'):
+        backends.as_backend(first, 'chainer')
+    net.fc.b.array[0] += 0.25
+    try:
+        assert backends.as_backend(net, 'onnxruntime') is not first
+    finally:
+        net.fc.b.array[0] -= 0.25
+
+
+@pytest.fixture(scope='module')
+def weights_file(net, tmp_path_factory):
+    path = tmp_path_factory.mktemp('weights') / 'model'
+    save_weights(net, str(path))
+    return str(path)
+
+
+def test_export_command_writes_a_loadable_model(weights_file, net, inputs,
+                                                tmp_path, capsys):
+    out = tmp_path / 'sub' / 'model.onnx'
+    assert cli.main(['export', '--weights', weights_file, '--out',
+                     str(out)]) == 0
+    onnx.checker.check_model(str(out))
+    model = backends.OnnxRuntimeModel.from_file(str(out))
+    assert numpy.abs(model.predict(*inputs) - net.predict(*inputs)).max() \
+        < 1e-4
+
+
+def test_bad_onnx_files_are_one_clear_error(tmp_path, capsys):
+    with pytest.raises(WeightsError, match='no such ONNX file'):
+        backends.OnnxRuntimeModel.from_file(str(tmp_path / 'missing.onnx'))
+    junk = tmp_path / 'junk.onnx'
+    junk.write_bytes(b'\x00\x01 this is not protobuf' * 10)
+    with pytest.raises(WeightsError, match='junk.onnx'):
+        backends.OnnxRuntimeModel.from_file(str(junk))
+    other = tmp_path / 'other.onnx'
+    graph = helper.make_graph(
+        [helper.make_node('Relu', ['x'], ['y'])], 'g',
+        [helper.make_tensor_value_info('x', TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info('y', TensorProto.FLOAT, [1])])
+    onnx.save_model(helper.make_model(graph), str(other))
+    with pytest.raises(WeightsError, match='not a deep-impression export'):
+        backends.OnnxRuntimeModel.from_file(str(other))
+    assert cli.main(['export', '--weights', str(tmp_path / 'nope'),
+                     '--out', str(tmp_path / 'x.onnx')]) == 2
+    assert 'nope' in capsys.readouterr().err
+    assert not (tmp_path / 'x.onnx').exists()
+
+
+# -- videos: backend switch and frame subsampling ----------------------------
+
+@pytest.fixture(scope='module')
+def clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp('clips') / 'clip.mp4'
+    return clips.make_clip(path, seconds=1.2, size=(160, 90), fps=30)
+
+
+def test_frame_indices_are_evenly_spaced():
+    numpy.testing.assert_array_equal(frame_indices(375, 10),
+                                     [18, 56, 93, 131, 168, 206, 243, 281,
+                                      318, 356])
+    numpy.testing.assert_array_equal(frame_indices(4, 10), [0, 1, 2, 3])
+
+
+def test_predict_video_backends_agree(clip, net):
+    y_chainer = predict_video(clip, net, backend='chainer', max_frames=2)
+    y_ort = predict_video(clip, net, backend='onnxruntime', max_frames=2)
+    assert numpy.abs(y_chainer - y_ort).max() < 1e-4
+
+
+def test_max_frames_and_fps_pick_the_documented_frames(clip, net):
+    model = backends.as_backend(net, 'onnxruntime')
+    audio = media.load_clip_audio(clip)
+    frames = media.read_frames(clip)
+    assert len(frames) == 30  # 1.2 s at 25 frames/s
+    # max_frames: the middle frame of each of K equal parts of the clip.
+    picked = frames[[5, 15, 25]]
+    numpy.testing.assert_allclose(
+        predict_video(clip, model, max_frames=3),
+        model.predict(audio, picked), atol=1e-6)
+    # fps: ffmpeg's frame-rate conversion, then every frame.
+    numpy.testing.assert_allclose(
+        predict_video(clip, model, fps=5),
+        model.predict(audio, media.read_frames(clip, fps=5)), atol=1e-6)
+    everything = predict_video(clip, model)
+    numpy.testing.assert_allclose(everything, model.predict(audio, frames),
+                                  atol=1e-6)
+    with pytest.raises(InputError, match='max_frames'):
+        predict_video(clip, model, max_frames=0)
+    with pytest.raises(InputError, match='fps'):
+        predict_video(clip, model, fps=-1)
+
+
+def test_cli_predict_with_onnxruntime_backend(clip, net, weights_file,
+                                              tmp_path, capsys):
+    onnx_file = tmp_path / 'model.onnx'
+    assert cli.main(['export', '--weights', weights_file, '--out',
+                     str(onnx_file)]) == 0
+    out = tmp_path / 'traits.json'
+    status = cli.main(['predict', clip, str(tmp_path / 'missing.mp4'),
+                       '--backend', 'onnxruntime', '--onnx', str(onnx_file),
+                       '--max-frames', '2', '--format', 'json',
+                       '--output', str(out)])
+    assert status == 1  # one video failed, the other went on
+    assert 'missing.mp4' in capsys.readouterr().err
+    rows = json.loads(out.read_text())
+    assert [r['video'] for r in rows] == [clip]
+    expected = predict_video(clip, net, backend='chainer', max_frames=2)
+    got = numpy.array([rows[0][t] for t in TRAITS])
+    assert numpy.abs(got - expected).max() < 2e-4  # JSON rounds to 1e-6
+    with pytest.raises(SystemExit):
+        cli.main(['predict', clip, '--max-frames', '0'])
