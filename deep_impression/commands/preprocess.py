@@ -1,0 +1,30 @@
+"""``deep-impression preprocess RAW_DIR OUT_DIR``: make the clip store."""
+
+import os
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        'preprocess', help='decode a ChaLearn-format release into a clip store',
+        description='Find the clips (any depth, also inside .zip archives) '
+                    'and annotation pickles under RAW_DIR and write each '
+                    "clip's 16 kHz audio and 456x256 25 fps frames to a clip "
+                    'store in OUT_DIR. Running it again completes an '
+                    'interrupted store; clips that cannot be read are listed '
+                    'in OUT_DIR/report.json.')
+    p.add_argument('raw_dir', metavar='RAW_DIR')
+    p.add_argument('out_dir', metavar='OUT_DIR')
+    p.add_argument('--jobs', type=int, default=os.cpu_count() or 1,
+                   metavar='N', help='worker processes (default: all cores)')
+    p.add_argument('--quality', type=int, default=None, metavar='Q',
+                   help='JPEG quality of the stored frames (default 90)')
+    return p
+
+
+def run(args):
+    from deep_impression import store
+    from deep_impression.preprocess import preprocess, print_summary
+    summary = preprocess(args.raw_dir, args.out_dir, jobs=max(1, args.jobs),
+                         quality=args.quality or store.JPEG_QUALITY)
+    print_summary(summary)
+    return 1 if summary['failed'] else 0

@@ -1,0 +1,366 @@
+"""Preprocessing: the ChaLearn release (or the synthetic one) to a clip store.
+
+Each clip's audio is resampled to 16 kHz mono and its video to 456x256 at
+25 frames/s (paper §3; the decoding is :mod:`deep_impression.media`'s), and
+both go into the :mod:`deep_impression.store` format with a manifest line.
+
+* Parallel over processes (``jobs``), with a progress bar.
+* Resumable: a clip whose manifest line says ``ok`` for the same source file
+  (path and size) and whose files are there is skipped. Files are written
+  under temporary names and renamed; the manifest line comes last, so a
+  killed run leaves nothing a later run or the datasets take as good.
+* A clip that cannot be used (truncated file, not a video, no audio or video
+  track) is recorded with its reason and the run goes on. Clips without
+  labels and labels without clips are reported too (``report.json``).
+"""
+
+import json
+import multiprocessing
+import os
+import sys
+import time
+
+import numpy
+
+from deep_impression import chalearn, media, store
+from deep_impression.constants import (FPS, FRAME_CHUNK, FRAME_HEIGHT,
+                                       FRAME_WIDTH, SAMPLE_RATE, TRAITS)
+from deep_impression.errors import DeepImpressionError, MediaError
+from deep_impression.progress import progress
+
+#: Decoded audio or video this much shorter than the container says
+#: (seconds, plus 2 %) marks a truncated clip.
+TRUNCATION_TOLERANCE = 0.25
+
+_worker_options = {}
+
+
+def _set_worker_options(options):
+    _worker_options.clear()
+    _worker_options.update(options)
+
+
+def _check_length(what, seconds, duration, source):
+    if duration is not None and seconds < duration * 0.98 - \
+            TRUNCATION_TOLERANCE:
+        raise MediaError('{}: truncated file ({} decodes to {:.2f} s of the '
+                         '{:.2f} s the container declares)'.format(
+                             source, what, seconds, duration))
+
+
+def process_clip(task, options=None):
+    """Preprocess one clip into the store; never raises for a bad clip.
+
+    Args:
+        task: dict with ``clip_id``, ``source``, ``source_bytes``, ``split``,
+            ``labels`` (dict).
+        options: dict with ``out_dir``, ``width``, ``height``, ``fps``,
+            ``quality``, ``frame_transform`` (default: the worker's).
+
+    Returns:
+        the clip's manifest record (dict), with ``status`` ``'ok'`` or
+        ``'failed'`` and a ``reason``.
+    """
+    options = _worker_options if options is None else options
+    out_dir = options['out_dir']
+    record = dict(task)
+    record.update(status='failed', reason=None, num_frames=0,
+                  num_samples=0, frames_dropped=0)
+    started = time.time()
+    path, temporary = None, False
+    try:
+        path, temporary = chalearn.materialize(
+            task['source'], os.path.join(out_dir, 'tmp'))
+        record['source_sha1'] = chalearn.sha1_of(path)
+        try:
+            info = media.probe(path)
+        except MediaError as e:
+            raise MediaError('{}: not a video ffmpeg can read ({})'.format(
+                task['source'], str(e).split('(', 1)[-1].rstrip(')'))) \
+                from None
+        if not info.has_video:
+            raise MediaError('{}: no video track'.format(task['source']))
+        if not info.has_audio:
+            raise MediaError('{}: no audio track'.format(task['source']))
+        audio = media.decode_audio(path, sample_rate=SAMPLE_RATE)
+        if audio.size == 0:
+            raise MediaError('{}: empty audio track'.format(task['source']))
+        _check_length('the audio', audio.size / SAMPLE_RATE, info.duration,
+                      task['source'])
+        transform = options.get('frame_transform')
+        jpegs, decoded, dropped, size = [], 0, 0, None
+        for chunk in media.iter_frames(path, width=options['width'],
+                                       height=options['height'],
+                                       fps=options['fps'], chunk=FRAME_CHUNK):
+            decoded += len(chunk)
+            if transform is not None:
+                chunk, n_dropped = transform(chunk)
+                dropped += int(n_dropped)
+            for frame in chunk:
+                if size is None:
+                    size = (frame.shape[1], frame.shape[0])
+                elif (frame.shape[1], frame.shape[0]) != size:
+                    raise DeepImpressionError(
+                        '{}: frame transform gave frames of different sizes '
+                        '({}x{} and {}x{})'.format(
+                            task['source'], size[0], size[1],
+                            frame.shape[1], frame.shape[0]))
+                jpegs.append(store.encode_frame(frame, options['quality']))
+        _check_length('the video', decoded / options['fps'], info.duration,
+                      task['source'])
+        if not jpegs:
+            raise DeepImpressionError(
+                '{}: no frames kept by the frame transform ({} dropped)'
+                .format(task['source'], dropped))
+        frames_bytes = store.write_frames(
+            store.frames_path(out_dir, task['clip_id']), jpegs, *size)
+        audio_bytes = store.write_audio(
+            store.audio_path(out_dir, task['clip_id']), audio)
+        record.update(status='ok', num_frames=len(jpegs),
+                      frames_dropped=dropped, num_samples=int(audio.size),
+                      width=size[0], height=size[1],
+                      bytes=frames_bytes + audio_bytes)
+    except DeepImpressionError as e:
+        record['reason'] = str(e)
+    except Exception as e:  # never let one clip stop the run
+        record['reason'] = '{}: {}: {}'.format(task['source'],
+                                               type(e).__name__, e)
+    finally:
+        if temporary and path and os.path.exists(path):
+            os.remove(path)
+    record['seconds'] = round(time.time() - started, 3)
+    return record
+
+
+def _run_task(task):
+    return process_clip(task)
+
+
+def _load_labels(found):
+    """``{clip file name: (split, labels dict)}`` from the annotation files."""
+    by_split = {}
+    for source in found['annotations']:
+        split = chalearn.annotation_split(source)
+        if split is None:
+            continue
+        table = chalearn.read_annotations(source)
+        merged = by_split.setdefault(split, {})
+        for key, values in table.items():
+            merged.setdefault(key, {}).update(values)
+    labels = {}
+    for split in chalearn.SPLITS:
+        table = by_split.get(split)
+        if not table:
+            continue
+        names = set.intersection(*(set(table[t]) for t in TRAITS))
+        for name in names:
+            values = {k: table[k][name] for k in chalearn.ANNOTATION_KEYS
+                      if k in table and name in table[k]}
+            labels[name] = (split, values)
+    return labels, sorted(by_split)
+
+
+def _compact_manifest(out_dir, records):
+    path = os.path.join(out_dir, store.MANIFEST)
+    tmp = '{}.tmp-{}'.format(path, os.getpid())
+    with open(tmp, 'w', encoding='utf-8') as f:
+        for clip_id in sorted(records):
+            f.write(json.dumps(records[clip_id], sort_keys=True) + '\n')
+    os.replace(tmp, path)
+
+
+def _write_json(path, obj):
+    tmp = '{}.tmp-{}'.format(path, os.getpid())
+    with open(tmp, 'w', encoding='utf-8') as f:
+        json.dump(obj, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def _clean_temporaries(out_dir):
+    for folder in (os.path.join(out_dir, store.CLIP_DIR),
+                   os.path.join(out_dir, 'tmp')):
+        if not os.path.isdir(folder):
+            continue
+        for name in os.listdir(folder):
+            if '.tmp-' in name or folder.endswith('tmp'):
+                os.remove(os.path.join(folder, name))
+
+
+def _is_done(record, task, out_dir):
+    return (record is not None and record.get('status') == 'ok'
+            and record.get('source') == task['source']
+            and record.get('source_bytes') == task['source_bytes']
+            and os.path.exists(store.frames_path(out_dir, task['clip_id']))
+            and os.path.exists(store.audio_path(out_dir, task['clip_id'])))
+
+
+def preprocess(raw_dir, out_dir, jobs=1, frame_transform=None,
+               quality=store.JPEG_QUALITY, width=FRAME_WIDTH,
+               height=FRAME_HEIGHT, fps=FPS, show_progress=None):
+    """Make (or complete) a clip store from a ChaLearn-format release.
+
+    Args:
+        raw_dir: folder with the clips (any depth, also inside .zip archives)
+            and the annotation pickles.
+        out_dir: store directory (created; an existing one is completed).
+        jobs: worker processes.
+        frame_transform: optional callable applied to each decoded chunk of
+            frames: ``(k, H, W, 3) uint8 -> (frames_kept (m, h, w, 3) uint8,
+            n_dropped)``, e.g. keeping only face crops. It must be a
+            module-level function or a picklable object when ``jobs > 1``
+            is used with a non-fork start method. Its name is recorded.
+        quality: JPEG quality of the stored frames.
+        width, height, fps: frame size (pixels) and rate of the store
+            (456x256 at 25 frames/s as in the paper).
+        show_progress: force the progress bar on/off (default: when
+            standard error is a terminal).
+
+    Returns:
+        dict summary: ``processed``, ``skipped``, ``ok``, ``failed`` (list
+        of ``(clip id, reason)``), ``unlabelled`` (clip ids),
+        ``labels_without_clips`` (clip file names), ``duplicates``,
+        ``bad_archives``.
+
+    Raises:
+        DeepImpressionError: ``raw_dir`` missing or without clips, an
+            unreadable annotation file, or a store made with other
+            parameters.
+    """
+    raw_dir, out_dir = os.path.abspath(raw_dir), os.fspath(out_dir)
+    found = chalearn.scan(raw_dir)
+    if not found['clips']:
+        raise DeepImpressionError('{}: no .mp4 clips found (looked at any '
+                                  'depth and inside .zip archives)'.format(
+                                      raw_dir))
+    labels, annotated_splits = _load_labels(found)
+    transform_name = None
+    if frame_transform is not None:
+        transform_name = getattr(frame_transform, '__qualname__',
+                                 type(frame_transform).__qualname__)
+        transform_name = '{}.{}'.format(
+            getattr(frame_transform, '__module__', ''), transform_name)
+    params = dict(format='deep-impression clip store', version=1,
+                  frame_size=[width, height], fps=fps,
+                  sample_rate=SAMPLE_RATE, jpeg_quality=quality,
+                  frame_transform=transform_name, traits=list(TRAITS))
+    os.makedirs(os.path.join(out_dir, store.CLIP_DIR), exist_ok=True)
+    info_path = os.path.join(out_dir, store.STORE_INFO)
+    if os.path.exists(info_path):
+        with open(info_path) as f:
+            old = json.load(f)
+        changed = [k for k in params if old.get(k) != params[k]]
+        if changed:
+            raise DeepImpressionError(
+                '{}: this store was made with other settings ({}); use '
+                'another output folder'.format(out_dir, ', '.join(
+                    '{}={}'.format(k, old.get(k)) for k in changed)))
+    else:
+        _write_json(info_path, params)
+    _clean_temporaries(out_dir)
+
+    records = store.read_manifest(out_dir)
+    tasks, duplicates, unlabelled = [], [], []
+    seen = {}
+    for source, size in found['clips']:
+        name = os.path.basename(source.split(chalearn.ARCHIVE_SEP)[-1])
+        clip_id = chalearn.clip_id(name)
+        if clip_id in seen:
+            duplicates.append((clip_id, source, seen[clip_id]))
+            continue
+        seen[clip_id] = source
+        if name not in labels:
+            unlabelled.append(clip_id)
+            records[clip_id] = dict(
+                clip_id=clip_id, source=source, source_bytes=size,
+                split=chalearn.path_split(source), labels=None,
+                status='unlabelled', reason='{}: no labels in {}'.format(
+                    source, ', '.join(chalearn.ANNOTATION_FILES[s]
+                                      for s in annotated_splits) or
+                    'any annotation file (none found)'))
+            continue
+        split, values = labels[name]
+        tasks.append(dict(clip_id=clip_id, source=source, source_bytes=size,
+                          split=split, labels=values))
+    found_names = {chalearn.clip_name(c) for c in seen}
+    labels_without_clips = sorted(n for n in labels if n not in found_names)
+
+    todo = [t for t in tasks
+            if not _is_done(records.get(t['clip_id']), t, out_dir)]
+    skipped = len(tasks) - len(todo)
+    options = dict(out_dir=out_dir, width=width, height=height, fps=fps,
+                   quality=quality, frame_transform=frame_transform)
+    bar = progress(total=len(todo), desc='preprocess', unit='clip',
+                   disable=None if show_progress is None
+                   else not show_progress)
+    manifest_path = os.path.join(out_dir, store.MANIFEST)
+    pool = None
+    try:
+        with open(manifest_path, 'a', encoding='utf-8') as manifest:
+            if jobs > 1 and len(todo) > 1:
+                pool = multiprocessing.Pool(
+                    min(jobs, len(todo)), initializer=_set_worker_options,
+                    initargs=(options,))
+                results = pool.imap_unordered(_run_task, todo)
+            else:
+                results = (process_clip(t, options) for t in todo)
+            for record in results:
+                # One write per line, flushed and synced: the line is the
+                # clip's commit.
+                manifest.write(json.dumps(record, sort_keys=True) + '\n')
+                manifest.flush()
+                os.fsync(manifest.fileno())
+                records[record['clip_id']] = record
+                bar.update(1)
+        if pool is not None:
+            pool.close()
+            pool.join()
+    finally:
+        if pool is not None:
+            pool.terminate()
+        bar.close()
+    _compact_manifest(out_dir, records)
+    _clean_temporaries(out_dir)
+
+    current = {t['clip_id'] for t in tasks}
+    failed = sorted((k, r['reason']) for k, r in records.items()
+                    if k in current and r.get('status') != 'ok')
+    summary = dict(
+        raw_dir=raw_dir, clips_found=len(found['clips']),
+        processed=len(todo), skipped=skipped,
+        ok=sum(1 for k in current if records[k].get('status') == 'ok'),
+        failed=failed, unlabelled=sorted(unlabelled),
+        labels_without_clips=labels_without_clips,
+        duplicates=duplicates, bad_archives=found['bad_archives'],
+        annotation_files=found['annotations'])
+    _write_json(os.path.join(out_dir, store.REPORT), summary)
+    return summary
+
+
+def print_summary(summary, file=sys.stderr):
+    """Human-readable lines about a :func:`preprocess` run."""
+    print('{ok} clips in the store ({processed} processed now, {skipped} '
+          'already done), {n} failed'.format(n=len(summary['failed']),
+                                             **summary), file=file)
+    for what, items in (('failed', summary['failed']),
+                        ('without labels', summary['unlabelled']),
+                        ('labels without a clip',
+                         summary['labels_without_clips']),
+                        ('duplicate clips', summary['duplicates']),
+                        ('unreadable archives', summary['bad_archives'])):
+        if not items:
+            continue
+        print('{} {}:'.format(len(items), what), file=file)
+        for item in items[:10]:
+            if isinstance(item, (list, tuple)):
+                item = ': '.join(str(x) for x in item)
+            print('  {}'.format(item), file=file)
+        if len(items) > 10:
+            print('  ... ({} more in report.json)'.format(len(items) - 10),
+                  file=file)
+
+
+def store_bytes(out_dir):
+    """Bytes per stored clip: ``(mean, list per ok clip)``."""
+    sizes = [r['bytes'] for r in store.read_manifest(out_dir).values()
+             if r.get('status') == 'ok']
+    return (float(numpy.mean(sizes)) if sizes else 0.0), sizes
