@@ -1,0 +1,332 @@
+"""Chainer datasets over a clip store (paper §2.2 training, §2.3 evaluation).
+
+* :class:`ClipDataset`: one stored clip per example, as a lazy :class:`Clip`
+  view (reading a whole clip for one training example would waste 374 of
+  its 375 frames).
+* :class:`TrainingTransform`: a training example as paper §2.2 describes
+  it: a random 50176-sample crop of the audio (zero-padded at the end when
+  the clip is shorter), a random frame, a random 224x224 crop of it and a
+  random left/right flip, in the release's layouts.
+* :func:`training_dataset`: the two together; a clip that fails to load is
+  logged and replaced by another, never fatal.
+* :class:`EvaluationDataset`: a whole clip as §2.3 uses it: all its audio and
+  all its frames (or an even subsample), the frames streamed in chunks.
+
+All of them pickle and work in ``chainer.iterators.MultiprocessIterator``
+workers: the store keeps no open files, and each worker process draws its
+own random numbers (see :class:`TrainingTransform`).
+"""
+
+import logging
+import os
+
+from deep_impression import _compat  # noqa: F401
+
+import chainer
+import numpy
+
+from deep_impression.constants import AUDIO_CROP, FRAME_CHUNK, FRAME_CROP
+from deep_impression.errors import DeepImpressionError
+from deep_impression.store import ClipStore
+
+logger = logging.getLogger(__name__)
+
+
+def _open_store(root):
+    return root if isinstance(root, ClipStore) else ClipStore(root)
+
+
+class Clip(object):
+    """A lazy view of one stored clip (nothing is read until asked).
+
+    Attributes:
+        clip_id (str), store (:class:`ClipStore`).
+    """
+
+    def __init__(self, store, clip_id):
+        self.store = store
+        self.clip_id = clip_id
+
+    def __repr__(self):
+        return 'Clip({!r})'.format(self.clip_id)
+
+    @property
+    def labels(self):
+        """(5,) float32 in TRAITS order."""
+        return self.store.labels(self.clip_id)
+
+    @property
+    def num_frames(self):
+        return self.store.num_frames(self.clip_id)
+
+    def audio(self, mmap=False):
+        """(n,) float32 16 kHz audio (a read-only memory map if ``mmap``)."""
+        return self.store.audio(self.clip_id, mmap=mmap)
+
+    def frame(self, index):
+        """(H, W, 3) uint8 RGB frame."""
+        return self.store.frame(self.clip_id, index)
+
+    def iter_frames(self, chunk=FRAME_CHUNK, indices=None):
+        """(k, H, W, 3) uint8 chunks of the frames, in order."""
+        return self.store.iter_frames(self.clip_id, chunk=chunk,
+                                      indices=indices)
+
+
+class ClipDataset(chainer.dataset.DatasetMixin):
+    """The clips of one split of a store, one :class:`Clip` per example.
+
+    Args:
+        root: store directory (or an open :class:`ClipStore`).
+        split: ``'train'``, ``'validation'`` or ``'test'``.
+    """
+
+    def __init__(self, root, split):
+        self.store = _open_store(root)
+        self.split = split
+        self.clip_ids = self.store.clip_ids(split)
+
+    def __len__(self):
+        return len(self.clip_ids)
+
+    def get_example(self, i):
+        return Clip(self.store, self.clip_ids[i])
+
+
+class TrainingTransform(object):
+    """A :class:`Clip` to a training example (paper §2.2).
+
+    Returns ``(audio, frame, labels)``:
+
+    * audio (1, 1, audio_crop) float32 in [-1, 1]: samples
+      ``[start, start + audio_crop)``, ``start`` uniform over the valid
+      starts; a shorter clip is zero-padded at the end.
+    * frame (3, frame_crop, frame_crop) float32, RGB 0..255, channels first
+      (the release's visual input): a uniformly drawn frame, a uniformly
+      placed crop, mirrored left/right with probability 1/2 if ``flip``. A
+      frame smaller than the crop (possible for face crops) is zero-padded
+      around its centre first.
+    * labels (5,) float32 in TRAITS order.
+
+    Random numbers: a NumPy generator per process. With ``seed`` the
+    process that made the transform draws a reproducible sequence; forked
+    workers (``MultiprocessIterator``) each start a generator of their own
+    (seeded from ``seed`` and their process id, or from the operating
+    system without ``seed``), so workers never repeat each other's crops.
+    """
+
+    def __init__(self, audio_crop=AUDIO_CROP, frame_crop=FRAME_CROP,
+                 flip=True, seed=None):
+        self.audio_crop = int(audio_crop)
+        self.frame_crop = int(frame_crop)
+        self.flip = flip
+        self.seed = seed
+        self._owner = os.getpid()
+        self._pid = None
+        self._rng = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state['_rng'] = state['_pid'] = None
+        return state
+
+    @property
+    def rng(self):
+        """This process's ``numpy.random.Generator``."""
+        pid = os.getpid()
+        if self._rng is None or self._pid != pid:
+            if self.seed is None:
+                self._rng = numpy.random.default_rng()
+            elif pid == self._owner:
+                self._rng = numpy.random.default_rng(self.seed)
+            else:
+                self._rng = numpy.random.default_rng([self.seed, pid])
+            self._pid = pid
+        return self._rng
+
+    def sample(self, num_samples, num_frames, frame_height, frame_width):
+        """Draw one example's random choices.
+
+        Args:
+            num_samples: audio length of the clip (samples).
+            num_frames: frames of the clip.
+            frame_height, frame_width: frame size (pixels), after padding
+                to at least the crop size.
+
+        Returns:
+            dict ``audio_start``, ``frame_index``, ``top``, ``left``,
+            ``flip`` (bool).
+        """
+        rng = self.rng
+        return dict(
+            audio_start=int(rng.integers(
+                0, max(num_samples - self.audio_crop, 0) + 1)),
+            frame_index=int(rng.integers(0, num_frames)),
+            top=int(rng.integers(0, frame_height - self.frame_crop + 1)),
+            left=int(rng.integers(0, frame_width - self.frame_crop + 1)),
+            flip=bool(self.flip and rng.random() < 0.5))
+
+    def _pad(self, frame):
+        h, w = frame.shape[:2]
+        c = self.frame_crop
+        if h >= c and w >= c:
+            return frame
+        ph, pw = max(c - h, 0), max(c - w, 0)
+        return numpy.pad(frame, ((ph // 2, ph - ph // 2),
+                                 (pw // 2, pw - pw // 2), (0, 0)))
+
+    def __call__(self, clip):
+        audio = clip.audio(mmap=True)
+        num_frames = clip.num_frames
+        # Frame size from the store when all frames share one; the draw of
+        # the frame index must come before reading the frame.
+        size = clip.store.frame_size
+        if size is None:
+            first = self._pad(clip.frame(0))
+            height, width = first.shape[:2]
+        else:
+            height = max(size[1], self.frame_crop)
+            width = max(size[0], self.frame_crop)
+        p = self.sample(audio.shape[0], num_frames, height, width)
+        return self.apply(clip, p, audio=audio)
+
+    def apply(self, clip, params, audio=None):
+        """The example for given random choices (see :meth:`sample`)."""
+        if audio is None:
+            audio = clip.audio(mmap=True)
+        a = numpy.zeros(self.audio_crop, dtype=numpy.float32)
+        piece = audio[params['audio_start']:
+                      params['audio_start'] + self.audio_crop]
+        a[:piece.shape[0]] = piece
+        frame = self._pad(clip.frame(params['frame_index']))
+        top, left, c = params['top'], params['left'], self.frame_crop
+        crop = frame[top:top + c, left:left + c]
+        if crop.shape[:2] != (c, c):
+            raise DeepImpressionError('{}: crop at ({}, {}) outside a {}x{} '
+                                      'frame'.format(clip.clip_id, top, left,
+                                                     frame.shape[1],
+                                                     frame.shape[0]))
+        if params['flip']:
+            crop = crop[:, ::-1]
+        frame_chw = numpy.ascontiguousarray(
+            crop.transpose(2, 0, 1), dtype=numpy.float32)
+        return a.reshape(1, 1, self.audio_crop), frame_chw, clip.labels
+
+
+class RobustTransformDataset(chainer.dataset.DatasetMixin):
+    """``transform(dataset[i])``, replacing examples that fail to load.
+
+    A failure is logged (clip and reason) and another example, drawn at
+    random, takes its place; after ``max_retries`` failures in a row the
+    error is raised.
+    """
+
+    def __init__(self, dataset, transform, max_retries=10):
+        self.dataset = dataset
+        self.transform = transform
+        self.max_retries = max_retries
+        self.failures = 0
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def get_example(self, i):
+        for _ in range(self.max_retries):
+            example = self.dataset[i]
+            try:
+                return self.transform(example)
+            except Exception as e:
+                self.failures += 1
+                logger.warning('%s: cannot load (%s: %s); using another clip',
+                               getattr(example, 'clip_id', i),
+                               type(e).__name__, e)
+                i = int(numpy.random.default_rng().integers(len(self)))
+        raise DeepImpressionError('{} examples in a row failed to load; see '
+                                  'the warnings above'.format(
+                                      self.max_retries))
+
+
+def training_dataset(root, split='train', audio_crop=AUDIO_CROP,
+                     frame_crop=FRAME_CROP, flip=True, seed=None):
+    """Training examples of a split (paper §2.2).
+
+    Examples are ``(audio (1, 1, audio_crop) float32 in [-1, 1],
+    frame (3, frame_crop, frame_crop) float32 0..255, labels (5,) float32)``;
+    ``chainer.dataset.concat_examples`` batches them to (B, 1, 1, A),
+    (B, 3, C, C) and (B, 5).
+    """
+    return RobustTransformDataset(
+        ClipDataset(root, split),
+        TrainingTransform(audio_crop, frame_crop, flip=flip, seed=seed))
+
+
+class FrameReader(object):
+    """A zero-argument callable streaming a clip's frames in chunks.
+
+    Calling it returns a new iterator of (k, H, W, 3) uint8 chunks.
+    """
+
+    def __init__(self, store, clip_id, indices=None, chunk=FRAME_CHUNK):
+        self.store = store
+        self.clip_id = clip_id
+        self.indices = indices
+        self.chunk = chunk
+
+    def __len__(self):
+        if self.indices is None:
+            return self.store.num_frames(self.clip_id)
+        return len(self.indices)
+
+    def __call__(self):
+        return self.store.iter_frames(self.clip_id, chunk=self.chunk,
+                                      indices=self.indices)
+
+
+def even_indices(num_frames, max_frames=None):
+    """Indices of at most ``max_frames`` frames spread evenly over a clip
+    (the middle frame of each of ``max_frames`` equal parts); all frames if
+    ``max_frames`` is None or not smaller than ``num_frames``."""
+    if max_frames is None or max_frames >= num_frames:
+        return numpy.arange(num_frames)
+    if max_frames < 1:
+        raise DeepImpressionError('max_frames must be at least 1, got {}'
+                                  .format(max_frames))
+    return ((numpy.arange(max_frames) + 0.5) * num_frames
+            / max_frames).astype(numpy.int64)
+
+
+class EvaluationDataset(chainer.dataset.DatasetMixin):
+    """Whole clips of a split, as paper §2.3 evaluates them.
+
+    Examples are ``(clip_id, audio (n,) float32, frames, labels (5,)
+    float32)``; ``frames()`` returns an iterator of (k, H, W, 3) uint8
+    chunks (all frames in order, or ``max_frames`` spread evenly), so
+    ``model.predict(audio, frames())`` never holds a whole clip.
+
+    Args:
+        root: store directory (or an open :class:`ClipStore`).
+        split: ``'train'``, ``'validation'`` or ``'test'``.
+        max_frames: at most this many frames per clip (default all).
+        chunk: frames per chunk.
+    """
+
+    def __init__(self, root, split, max_frames=None, chunk=FRAME_CHUNK):
+        self.store = _open_store(root)
+        self.split = split
+        self.clip_ids = self.store.clip_ids(split)
+        self.max_frames = max_frames
+        self.chunk = chunk
+
+    def __len__(self):
+        return len(self.clip_ids)
+
+    def get_example(self, i):
+        clip_id = self.clip_ids[i]
+        indices = None
+        if self.max_frames is not None:
+            indices = even_indices(self.store.num_frames(clip_id),
+                                   self.max_frames)
+        audio = numpy.asarray(self.store.audio(clip_id), dtype=numpy.float32)
+        return (clip_id, audio,
+                FrameReader(self.store, clip_id, indices, self.chunk),
+                self.store.labels(clip_id))
