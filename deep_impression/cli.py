@@ -18,6 +18,7 @@ COMMANDS = (
     'preprocess',
     'export',
     'explain',
+    'face_overlap',
 )
 
 
