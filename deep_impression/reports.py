@@ -1,0 +1,255 @@
+"""Per-trait reports laid out as the paper's tables, and their plots.
+
+A table is a list of rows ``(label, scores)`` where ``scores`` is a dict
+``{'average': ..., '<trait>': ...}`` of accuracies (1 - mean absolute
+error, as :func:`deep_impression.evaluation.accuracy_dict` makes them). It
+is written three ways under a run's ``reports/`` folder, each atomically:
+``<name>.md`` (Markdown, 6 decimals as the paper prints), ``<name>.csv``
+and ``<name>.json`` (full precision). Columns follow the paper: the row
+label, Average, then :data:`~deep_impression.constants.PAPER_TRAIT_ORDER`.
+
+* Table 1 (``table1``): validation accuracy after each third of training
+  (epochs 300, 600 and 900 in the paper);
+* Table 2 (``table2_<split>``): a model's accuracy on a split beside the
+  constant predictor's and the paper's published numbers;
+* a scatter plot of predicted against annotated values per trait.
+
+The paper's numbers come from ``experiments/paper_results.py``, the one
+place they are written down.
+"""
+
+import csv
+import importlib.util
+import io
+import json
+import os
+import tempfile
+
+from deep_impression.constants import PAPER_TRAIT_ORDER, TRAITS
+from deep_impression.errors import InputError
+
+#: Score columns of every table, as in the paper.
+COLUMNS = ('average',) + PAPER_TRAIT_ORDER
+_CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PAPER_RESULTS_PATH = os.path.join(_CHECKOUT, 'experiments',
+                                  'paper_results.py')
+
+
+def load_paper_results(path=PAPER_RESULTS_PATH):
+    """The module ``experiments/paper_results.py`` of this checkout, or None
+    when the package runs without its checkout."""
+    if not os.path.isfile(path):
+        return None
+    spec = importlib.util.spec_from_file_location(
+        'deep_impression_paper_results', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _title(name):
+    return name[:1].upper() + name[1:]
+
+
+def _check_rows(rows):
+    checked = []
+    for label, scores in rows:
+        missing = [c for c in COLUMNS if c not in scores]
+        if missing:
+            raise InputError('table row {!r}: no {}'.format(label, missing[0]))
+        checked.append((label, {c: float(scores[c]) for c in COLUMNS}))
+    return checked
+
+
+def to_markdown(rows, first_column, title=None, note=None):
+    """A table as Markdown text (values with 6 decimals)."""
+    rows = _check_rows(rows)
+    lines = []
+    if title:
+        lines += ['**{}**'.format(title), '']
+    header = [first_column] + [_title(c) for c in COLUMNS]
+    lines.append('| ' + ' | '.join(header) + ' |')
+    lines.append('|' + '|'.join(['---'] + ['---:'] * len(COLUMNS)) + '|')
+    for label, scores in rows:
+        lines.append('| ' + ' | '.join(
+            [str(label)] + ['{:.6f}'.format(scores[c]) for c in COLUMNS])
+            + ' |')
+    if note:
+        lines += ['', note]
+    return '\n'.join(lines) + '\n'
+
+
+def to_csv(rows, first_column):
+    """A table as CSV text (full precision)."""
+    rows = _check_rows(rows)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator='\n')
+    writer.writerow((first_column.lower(),) + COLUMNS)
+    for label, scores in rows:
+        writer.writerow([label] + [repr(scores[c]) for c in COLUMNS])
+    return out.getvalue()
+
+
+def to_json(rows, first_column, title=None, note=None):
+    """A table as JSON text: ``{"title", "note", "columns", "rows"}``."""
+    rows = _check_rows(rows)
+    key = first_column.lower()
+    return json.dumps(dict(
+        title=title, note=note, columns=[key] + list(COLUMNS),
+        rows=[dict([(key, label)] + [(c, s[c]) for c in COLUMNS])
+              for label, s in rows]), indent=2) + '\n'
+
+
+def parse_markdown(text):
+    """``[(label, scores)]`` of a table written by :func:`to_markdown`."""
+    rows = []
+    for line in text.splitlines():
+        if not line.startswith('|') or line.startswith('|---'):
+            continue
+        cells = [c.strip() for c in line.strip().strip('|').split('|')]
+        if cells[1] == _title(COLUMNS[0]):   # the header
+            continue
+        rows.append((cells[0], {c: float(v)
+                                for c, v in zip(COLUMNS, cells[1:])}))
+    return rows
+
+
+def _write_text(path, text):
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
+                               suffix='.tmp', dir=directory)
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def write_table(reports_dir, name, rows, first_column, title=None,
+                note=None):
+    """Write ``<name>.md``, ``<name>.csv`` and ``<name>.json``.
+
+    Returns:
+        dict from format (``'md'``, ``'csv'``, ``'json'``) to path.
+    """
+    base = os.path.join(os.fspath(reports_dir), name)
+    return {
+        'md': _write_text(base + '.md', to_markdown(rows, first_column,
+                                                    title, note)),
+        'csv': _write_text(base + '.csv', to_csv(rows, first_column)),
+        'json': _write_text(base + '.json', to_json(rows, first_column,
+                                                    title, note)),
+    }
+
+
+# -- the paper's tables ---------------------------------------------------------
+
+TABLE1_TITLE = ('Table 1. Validation accuracy after each third of training '
+                '(1 - mean absolute error)')
+
+
+def table1_rows(results):
+    """Rows of Table 1 from ``{epoch: scores}``, by epoch."""
+    return [(int(epoch), results[epoch]) for epoch in sorted(results)]
+
+
+def write_table1(reports_dir, results, note=None):
+    """Table 1 of a run: validation accuracy per epoch (``table1.*``)."""
+    return write_table(reports_dir, 'table1', table1_rows(results), 'Epoch',
+                       TABLE1_TITLE, note)
+
+
+def table2_rows(split, scores, baseline=None, paper=None):
+    """Rows of a Table 2-like comparison.
+
+    Args:
+        split: ``'validation'`` or ``'test'``.
+        scores: this model's accuracies.
+        baseline: the constant predictor's accuracies, or None.
+        paper: the module of :func:`load_paper_results`, or None. Test
+            scores are put beside the paper's Table 2; validation scores
+            beside its Table 1 after 900 epochs.
+    """
+    rows = [('this model ({})'.format(split), scores)]
+    if baseline is not None:
+        rows.append(('constant predictor (training mean)', baseline))
+    if paper is not None:
+        if split == 'test':
+            for rank, row in paper.TABLE2.items():
+                rows.append(('paper Table 2, rank {}'.format(rank), row))
+        else:
+            rows.append(('paper Table 1, {} epochs'.format(paper.EPOCHS),
+                         paper.TABLE1[paper.EPOCHS]))
+    return rows
+
+
+def write_table2(reports_dir, split, scores, baseline=None, paper=None,
+                 note=None):
+    """``table2_<split>.*``: a model's accuracy beside the paper's."""
+    if paper is not None and note is None:
+        note = 'Paper numbers: {}.'.format(paper.SOURCE)
+    title = ('Table 2. {} accuracy (1 - mean absolute error)'.format(
+        _title(split)))
+    return write_table(reports_dir, 'table2_' + split,
+                       table2_rows(split, scores, baseline, paper), 'Model',
+                       title, note)
+
+
+# -- plots ----------------------------------------------------------------------
+
+def _save_figure(fig, path):
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
+                               suffix='.tmp', dir=directory)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format='png', dpi=100)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def scatter_plot(path, predictions, labels, title=None):
+    """Predicted against annotated values, one panel per trait, as PNG.
+
+    Args:
+        path: output ``.png``.
+        predictions, labels: ``(N, 5)`` in TRAITS order.
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    import numpy
+    from deep_impression.evaluation import accuracy
+    predictions = numpy.asarray(predictions, dtype=numpy.float64)
+    labels = numpy.asarray(labels, dtype=numpy.float64)
+    per_trait = accuracy(predictions, labels)
+    fig, axes = plt.subplots(1, len(PAPER_TRAIT_ORDER),
+                             figsize=(3.2 * len(PAPER_TRAIT_ORDER), 3.6))
+    for ax, trait in zip(axes, PAPER_TRAIT_ORDER):
+        k = TRAITS.index(trait)
+        ax.plot([0, 1], [0, 1], color='0.6', lw=1, zorder=0)
+        ax.scatter(labels[:, k], predictions[:, k], s=12, alpha=0.7)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_aspect('equal')
+        ax.set_title('{}\naccuracy {:.4f}'.format(_title(trait),
+                                                   per_trait[k]), fontsize=10)
+        ax.set_xlabel('annotated')
+    axes[0].set_ylabel('predicted')
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    try:
+        return _save_figure(fig, path)
+    finally:
+        plt.close(fig)
