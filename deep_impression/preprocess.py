@@ -17,6 +17,7 @@ both go into the :mod:`deep_impression.store` format with a manifest line.
 import json
 import multiprocessing
 import os
+import struct
 import sys
 import time
 
@@ -48,6 +49,42 @@ def _check_length(what, seconds, duration, source):
                              source, what, seconds, duration))
 
 
+def mp4_truncation(path):
+    """Why an ISO base media (mp4) file looks cut short, or None.
+
+    Walks the top-level boxes (4-byte big-endian size, 4-byte type; size 1
+    means a 64-bit size follows, 0 means "to the end of the file"): a box
+    that claims more bytes than the file has, or a file that starts like an
+    mp4 (``ftyp``) but has no ``moov`` box, was truncated. Files that are
+    not mp4 at all give None (ffmpeg judges those).
+    """
+    size = os.path.getsize(path)
+    boxes = []
+    with open(path, 'rb') as f:
+        position = 0
+        while position + 8 <= size:
+            f.seek(position)
+            head = f.read(16)
+            length, kind = struct.unpack('>I4s', head[:8])
+            if length == 1 and len(head) >= 16:
+                length = struct.unpack('>Q', head[8:16])[0]
+            elif length == 0:
+                length = size - position
+            if length < 8:
+                break
+            boxes.append(kind)
+            if position + length > size:
+                if boxes[0] != b'ftyp':
+                    return None
+                return ('truncated file (its {!r} box needs {} bytes, the file '
+                        'ends after {})'.format(kind.decode('latin1'),
+                                                position + length, size))
+            position += length
+    if boxes and boxes[0] == b'ftyp' and b'moov' not in boxes:
+        return 'truncated file (no moov box)'
+    return None
+
+
 def process_clip(task, options=None):
     """Preprocess one clip into the store; never raises for a bad clip.
 
@@ -72,6 +109,11 @@ def process_clip(task, options=None):
         path, temporary = chalearn.materialize(
             task['source'], os.path.join(out_dir, 'tmp'))
         record['source_sha1'] = chalearn.sha1_of(path)
+        if os.path.getsize(path) == 0:
+            raise MediaError('{}: empty file'.format(task['source']))
+        truncated = mp4_truncation(path)
+        if truncated:
+            raise MediaError('{}: {}'.format(task['source'], truncated))
         try:
             info = media.probe(path)
         except MediaError as e:
