@@ -19,6 +19,7 @@ COMMANDS = (
     'export',
     'explain',
     'face_overlap',
+    'units',
 )
 
 

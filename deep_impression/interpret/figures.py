@@ -175,3 +175,132 @@ def draw_box(ax, box, color='lime', lw=1.5, ls='-'):
     x0, y0, x1, y1 = box
     ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0,
                            fill=False, edgecolor=color, lw=lw, ls=ls))
+
+
+# -- units (paper §4.4) -------------------------------------------------------
+
+#: Colours of the face regions, as the paper's Figure 8.
+REGION_COLOURS = {'eyebrows': 'orange', 'eyes': 'tab:blue', 'nose': 'red',
+                  'mouth': 'purple'}
+
+
+def _unit_frame(ax, frame, layer, flat, grid, title=None):
+    """A frame with a unit's receptive field (dashed, clipped; outside
+    darkened) and its grid cell (solid) marked at position ``flat``."""
+    from deep_impression.interpret.fields import field_box, receptive_fields
+    from deep_impression.model import VISUAL
+    field = receptive_fields(VISUAL)[layer]
+    H, W = frame.shape[:2]
+    y, x = divmod(int(flat), grid[1])
+    x0, y0, x1, y1 = field_box(field, y, x, H, W)
+    shown = frame.astype(numpy.float64) * 0.35
+    xs, ys = int(numpy.floor(max(x0, 0))), int(numpy.floor(max(y0, 0)))
+    shown[ys:int(numpy.ceil(y1)), xs:int(numpy.ceil(x1))] = \
+        frame[ys:int(numpy.ceil(y1)), xs:int(numpy.ceil(x1))]
+    ax.imshow(shown.astype(numpy.uint8))
+    draw_box(ax, (x0, y0, x1, y1), color='yellow', lw=0.8, ls='--')
+    cy = field.start[0] + y * field.jump[0]
+    cx = field.start[1] + x * field.jump[1]
+    j = field.jump
+    draw_box(ax, (cx - j[1] / 2, cy - j[0] / 2, cx + j[1] / 2,
+                  cy + j[0] / 2), color='red', lw=1.2)
+    ax.set_xlim(-0.5, W - 0.5)
+    ax.set_ylim(H - 0.5, -0.5)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=6, pad=1)
+
+
+def unit_frames_figure(source, responses, analysis, layer, units, path,
+                       n=10):
+    """Paper Figure 7: per unit (row), its ``n`` top frames with the
+    receptive field (dashed, outside darkened) and the grid cell (red) of
+    the unit's maximum."""
+    top = analysis['layers'][layer]['top']
+    n = min(n, top.shape[1])
+    H, W = responses.frame_size
+    fig = Figure(figsize=(0.9 + 1.3 * n, 0.6 + 1.3 * len(units) * H / W))
+    grid = fig.add_gridspec(len(units), n, hspace=0.25, wspace=0.04,
+                            top=0.93, bottom=0.01, left=0.07, right=0.995)
+    for row, u in enumerate(units):
+        for col in range(n):
+            r = top[u, col]
+            frame = source.frames(responses.clip_ids[r],
+                                  [responses.frame_indices[r]])[0]
+            ax = fig.add_subplot(grid[row, col])
+            _unit_frame(ax, frame, layer, responses.argmax[layer][r, u],
+                        responses.grids[layer],
+                        '{:.2g}'.format(responses.maxima[layer][r, u]))
+            if col == 0:
+                ax.set_ylabel('unit {}'.format(u), fontsize=7)
+    fig.suptitle('{}: top frames per unit (response above; red: the unit\'s '
+                 'cell, dashed: its receptive field)'.format(layer),
+                 fontsize=8)
+    return save_figure(fig, path)
+
+
+def layer_histograms_figure(analysis, path):
+    """Paper Figure 10: per layer, where its units' top-N maxima lie,
+    summed over units and pooled to 14x14."""
+    layers = list(analysis['layers'])
+    cols = min(5, len(layers))
+    rows = (len(layers) + cols - 1) // cols
+    fig = Figure(figsize=(2.3 * cols, 2.4 * rows + 0.4))
+    for i, layer in enumerate(layers):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        hist = analysis['layers'][layer]['layer_histogram']
+        ax.imshow(hist, cmap=CMAP, interpolation='nearest')
+        ax.set_title(layer, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle('Spatial histograms of the units\' maxima over their top {} '
+                 'frames (14x14)'.format(analysis['top']), fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def face_regions_figure(source, responses, analysis, layer, path, n_units=5):
+    """Paper Figures 8-9: the average frame with the region masks, and per
+    region the ``n_units`` best units (each shown on its top frame, with
+    ``N'``: how many of its top-N maxima fall in the region)."""
+    masks = analysis['masks']
+    names = list(masks)
+    H, W = responses.frame_size
+    fig = Figure(figsize=(2.2 + 1.6 * n_units, 0.6 + 1.6 * len(names) * H / W))
+    grid = fig.add_gridspec(len(names), n_units + 1, hspace=0.3,
+                            wspace=0.05, top=0.9, bottom=0.01, left=0.01,
+                            right=0.99)
+    ax = fig.add_subplot(grid[:, 0])
+    mean = numpy.clip(responses.mean_frame, 0, 255).astype(numpy.uint8)
+    ax.imshow(mean)
+    size = next(iter(masks.values())).shape[0]
+    for name, m in masks.items():
+        colour = REGION_COLOURS.get(name, 'white')
+        for cy, cx in zip(*numpy.nonzero(m)):
+            ax.add_patch(Rectangle((cx * W / size - 0.5, cy * H / size - 0.5),
+                                   W / size, H / size, facecolor=colour,
+                                   alpha=0.45, edgecolor='none'))
+    for k in range(1, size):
+        ax.axhline(k * H / size - 0.5, color='white', lw=0.3)
+        ax.axvline(k * W / size - 0.5, color='white', lw=0.3)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title('average frame, regions', fontsize=7)
+    ranking = analysis['layers'][layer]['ranking']
+    top = analysis['layers'][layer]['top']
+    for row, name in enumerate(names):
+        units, counts = ranking[name]
+        for col in range(min(n_units, len(units))):
+            u = units[col]
+            r = top[u, 0]
+            frame = source.frames(responses.clip_ids[r],
+                                  [responses.frame_indices[r]])[0]
+            ax = fig.add_subplot(grid[row, col + 1])
+            _unit_frame(ax, frame, layer, responses.argmax[layer][r, u],
+                        responses.grids[layer],
+                        "{} unit {}: N'={:.0f}".format(name, u, counts[col]))
+    fig.suptitle('{}: best units per face region (of their top {} frames, '
+                 "N' have their maximum in the region)".format(
+                     layer, analysis['top']), fontsize=8)
+    return save_figure(fig, path)

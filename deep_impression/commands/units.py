@@ -1,0 +1,146 @@
+"""``deep-impression units``: what single units of the visual stream respond
+to (Ventura et al. 2017, §4.4).
+
+Writes ``units.md``, ``units.json``, ``units_<layer>_top_frames.png``
+(Figure 7), ``units_layer_histograms.png`` (Figure 10) and
+``units_<layer>_face_regions.png`` (Figures 8-9) to ``--out``. The face
+regions assume aligned faces: run it on a store made with
+``deep-impression preprocess --faces``.
+"""
+
+import json
+import os
+import sys
+
+from deep_impression.commands.face_overlap import (add_source_arguments,
+                                                   check_counts)
+from deep_impression.errors import DeepImpressionError
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        'units', help='top frames, spatial histograms and face-region units',
+        description='Ventura et al. (2017) §4.4: per unit of the visual '
+                    'stream, its top-N frames and where its maximum lies; '
+                    'per layer the spatial histogram pooled to 14x14; per '
+                    'face region the units whose maxima fall inside most.')
+    add_source_arguments(p)
+    p.add_argument('--layers', default='all', metavar='L1,L2',
+                   help='layers for the histograms (default: all ten, '
+                        'conv1_relu ... res5b_relu)')
+    p.add_argument('--layer', default='res5b_relu',
+                   help='layer of the unit and region figures (default '
+                        'res5b_relu)')
+    p.add_argument('--units', default='0-9', metavar='LIST',
+                   help='units shown in the top-frames figure, e.g. 0-9 or '
+                        '3,17,40 (default 0-9)')
+    p.add_argument('--show', type=int, default=10, metavar='K',
+                   help='top frames shown per unit (default 10)')
+    p.add_argument('--regions', metavar='JSON', default=None,
+                   help='face regions {"name": [[x0, y0, x1, y1], ...]} as '
+                        'fractions of the frame (default: eyebrows, eyes, '
+                        'nose, mouth of an aligned face)')
+    return p
+
+
+def parse_units(text, count):
+    units = []
+    try:
+        for part in text.split(','):
+            if '-' in part:
+                a, b = part.split('-')
+                units += list(range(int(a), int(b) + 1))
+            elif part.strip():
+                units.append(int(part))
+    except ValueError:
+        raise DeepImpressionError('--units: expected e.g. 0-9 or 3,17, got '
+                                  '{!r}'.format(text)) from None
+    bad = [u for u in units if not 0 <= u < count]
+    if bad or not units:
+        raise DeepImpressionError('--units: units are 0 ... {}, got {!r}'
+                                  .format(count - 1, text))
+    return units
+
+
+def report(analysis, responses, source_name, layer, n_units=10):
+    """Markdown text and a JSON-ready dict of the analysis."""
+    from deep_impression.interpret.units import GRID
+    lines = ['# Units of the visual stream (Ventura et al. 2017, §4.4)', '',
+             'Source: {}; {} frames ({}x{}); top {} frames per unit.'.format(
+                 source_name, len(responses.clip_ids),
+                 responses.frame_size[1], responses.frame_size[0],
+                 analysis['top']), '',
+             '## Where each layer\'s units peak ({0}x{0} cells; share of '
+             'maxima in the central 6x6 cells)'.format(GRID), '',
+             '| layer | grid | units | central share |', '|---|---|---|---|']
+    data = {'source': source_name, 'frames': int(len(responses.clip_ids)),
+            'frame_size': [responses.frame_size[1], responses.frame_size[0]],
+            'top': analysis['top'], 'layers': {}}
+    c = slice(GRID // 2 - 3, GRID // 2 + 3)
+    for name, a in analysis['layers'].items():
+        h = a['layer_histogram']
+        share = h[c, c].sum() / max(h.sum(), 1e-12)
+        lines.append('| {} | {}x{} | {} | {:.3f} |'.format(
+            name, responses.grids[name][0], responses.grids[name][1],
+            a['pooled'].shape[0], share))
+        data['layers'][name] = {
+            'grid': list(responses.grids[name]),
+            'layer_histogram': a['layer_histogram'].round(4).tolist(),
+            'regions': {r: {'units': units[:n_units].tolist(),
+                            'n_prime': counts[:n_units].round(3).tolist()}
+                        for r, (units, counts) in a['ranking'].items()}}
+    lines += ['', "## Best units per face region ({}; N' of {})".format(
+        layer, analysis['top']), '', '| region | units (N\') |', '|---|---|']
+    for r, (units, counts) in analysis['layers'][layer]['ranking'].items():
+        lines.append('| {} | {} |'.format(r, ', '.join(
+            '{} ({:.0f})'.format(u, n) for u, n in
+            zip(units[:n_units], counts[:n_units]))))
+    data['regions'] = {name: m.astype(int).tolist()
+                       for name, m in analysis['masks'].items()}
+    return '\n'.join(lines) + '\n', data
+
+
+def run(args):
+    from deep_impression.interpret import figures, units
+    from deep_impression.interpret.sources import open_source
+    from deep_impression.weights import load_model
+    check_counts(args)
+    layers = (list(units.LAYERS) if args.layers == 'all'
+              else [s.strip() for s in args.layers.split(',') if s.strip()])
+    if args.layer not in layers:
+        layers.append(args.layer)
+    unknown = [name for name in layers if name not in units.LAYERS]
+    if unknown:
+        raise DeepImpressionError('unknown layer(s) {}; choose from {}'.format(
+            ', '.join(unknown), ', '.join(units.LAYERS)))
+    layers = [name for name in units.LAYERS if name in layers]
+    regions = (units.read_regions(args.regions) if args.regions
+               else units.FACE_REGIONS)
+    source = open_source(args.store, args.split, args.videos)
+    model = load_model(args.weights, device=args.device)
+    responses = units.unit_responses(model, source, layers,
+                                     args.frames_per_clip)
+    count = responses.maxima[args.layer].shape[1]
+    shown = parse_units(args.units, count)
+    analysis = units.analyse(responses, args.top, regions)
+    text, data = report(analysis, responses, source.name, args.layer)
+    out = args.out
+    paths = [
+        figures.write_text(text, os.path.join(out, 'units.md')),
+        figures.write_text(json.dumps(data) + '\n',
+                           os.path.join(out, 'units.json')),
+        figures.unit_frames_figure(
+            source, responses, analysis, args.layer, shown,
+            os.path.join(out, 'units_{}_top_frames.png'.format(args.layer)),
+            n=args.show),
+        figures.layer_histograms_figure(
+            analysis, os.path.join(out, 'units_layer_histograms.png')),
+        figures.face_regions_figure(
+            source, responses, analysis, args.layer,
+            os.path.join(out, 'units_{}_face_regions.png'.format(
+                args.layer))),
+    ]
+    sys.stdout.write(text)
+    for path in paths:
+        print(path)
+    return 0
