@@ -20,6 +20,7 @@ COMMANDS = (
     'explain',
     'face_overlap',
     'units',
+    'action_units',
 )
 
 

@@ -304,3 +304,57 @@ def face_regions_figure(source, responses, analysis, layer, path, n_units=5):
                  "N' have their maximum in the region)".format(
                      layer, analysis['top']), fontsize=8)
     return save_figure(fig, path)
+
+
+# -- action units (paper §4.5) -----------------------------------------------
+
+def au_correlation_figure(r, p, path, alpha=0.05):
+    """Heat map of AU x trait Pearson correlations; ``*`` marks p < alpha."""
+    from deep_impression.interpret.openface import AUS, AU_NAMES
+    fig = Figure(figsize=(6.5, 7))
+    ax = fig.add_subplot(1, 1, 1)
+    lim = max(float(numpy.nanmax(numpy.abs(r))) if numpy.isfinite(r).any()
+              else 1.0, 1e-6)
+    im = ax.imshow(r, cmap='RdBu_r', vmin=-lim, vmax=lim, aspect='auto')
+    for i in range(r.shape[0]):
+        for j in range(r.shape[1]):
+            if numpy.isfinite(r[i, j]):
+                ax.text(j, i, '{:.2f}{}'.format(
+                    r[i, j], '*' if p[i, j] < alpha else ''),
+                    ha='center', va='center', fontsize=7)
+    ax.set_xticks(range(len(TRAITS)))
+    ax.set_xticklabels(TRAITS, rotation=30, ha='right', fontsize=8)
+    ax.set_yticks(range(len(AUS)))
+    ax.set_yticklabels(['{} {}'.format(a, AU_NAMES[a]) for a in AUS],
+                       fontsize=7)
+    fig.colorbar(im, ax=ax, label='Pearson r')
+    ax.set_title('Action units and traits (* p < {:g})'.format(alpha),
+                 fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def au_units_figure(matches, path, paper=None):
+    """Bars of ``k`` (shared top frames) of each AU's best unit, with its
+    p-value; the paper's Table 2 ``k`` as dots when given."""
+    fig = Figure(figsize=(8, 3.5))
+    ax = fig.add_subplot(1, 1, 1)
+    x = numpy.arange(len(matches))
+    ks = [m['k'] for m in matches]
+    ax.bar(x, ks, color=['tab:red' if m['p'] < 0.05 else 'tab:gray'
+                         for m in matches])
+    for i, m in enumerate(matches):
+        ax.text(i, m['k'] + 0.1, 'u{}\np={:.2g}'.format(m['unit'], m['p']),
+                ha='center', va='bottom', fontsize=5.5)
+    if paper:
+        ax.plot(x, [paper[m['au']][1] for m in matches], 'k.',
+                label='paper, Table 2 (of 50)')
+        ax.legend(fontsize=7)
+    ax.set_xticks(x)
+    ax.set_xticklabels([m['au'] for m in matches], fontsize=7)
+    n = matches[0]['n'] if matches else 0
+    ax.set_ylabel('shared top frames (of {})'.format(n))
+    ax.set_ylim(0, max(ks + [1]) * 1.35)
+    ax.set_title('Best unit per AU (red: p < 0.05)', fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
