@@ -81,14 +81,16 @@ def synthetic_frames(n, seed, height=FRAME_HEIGHT, width=FRAME_WIDTH):
 
 
 def synthetic_audio(n, seed):
-    """``(n,)`` float32 in [-1, 1]: a voice-like tone with noise."""
+    """``(n,)`` float32 in [-1, 1]: a voice-like tone (pitch, loudness and
+    syllable rate drawn from ``seed``) with noise."""
     rng = numpy.random.RandomState(seed)
     t = numpy.arange(n) / SAMPLE_RATE
-    pitch = 150 * (1 + 0.05 * numpy.sin(2 * numpy.pi * 5 * t))
+    pitch = rng.uniform(100, 260) * (1 + 0.05 * numpy.sin(2 * numpy.pi * 5 * t))
     phase = 2 * numpy.pi * numpy.cumsum(pitch) / SAMPLE_RATE
     voice = sum(numpy.sin(k * phase) / k for k in range(1, 6))
-    syllables = (numpy.sin(2 * numpy.pi * 3 * t) > 0).astype(numpy.float64)
-    audio = 0.3 * voice * syllables + 0.02 * rng.normal(size=n)
+    syllables = (numpy.sin(2 * numpy.pi * rng.uniform(2, 5) * t) > 0)
+    audio = (rng.uniform(0.1, 0.5) * voice * syllables +
+             0.02 * rng.normal(size=n))
     return numpy.clip(audio, -1, 1).astype(numpy.float32)
 
 
@@ -100,8 +102,36 @@ def clip_frames(n, seed=1):
         yield pool[idx]
 
 
+def fit_fc(model, audio_features, visual_features, seed=0, logit_std=0.3):
+    """Set the FC layer to random directions scaled to a realistic spread.
+
+    On the given ``(n, 256)`` features (one row per clip or frame), each
+    trait's logit gets mean 0 and standard deviation ``logit_std`` (half of
+    it from each stream's variance): 0.3 gives five values spread about
+    0.15 around 0.5, as the challenge's labels. Untrained random weights
+    otherwise saturate ``tanh`` or hide every difference.
+    """
+    rng = numpy.random.RandomState(seed)
+    W, b = [], numpy.zeros(model.fc.b.shape, numpy.float64)
+    for f in (numpy.asarray(audio_features, numpy.float64),
+              numpy.asarray(visual_features, numpy.float64)):
+        w = rng.normal(size=(model.fc.b.shape[0], f.shape[1]))
+        std = (f @ w.T).std(axis=0)
+        w *= logit_std / numpy.sqrt(2) / numpy.maximum(std, 1e-12)[:, None]
+        b -= w @ f.mean(axis=0)
+        W.append(w)
+    model.fc.W.array[...] = numpy.concatenate(W, axis=1)
+    model.fc.b.array[...] = b
+    return model
+
+
 def make_synthetic_weights(path, seed=0):
-    """Random weights with realistic batch-norm statistics; write ``path``."""
+    """Random weights with realistic batch-norm statistics; write ``path``.
+
+    He-normal convolutions; each BN layer's averages set to the statistics
+    of synthetic inputs (4 frames, 4 audio crops) and random ``gamma``,
+    ``beta``; the FC layer by :func:`fit_fc` on 8 other synthetic frames.
+    """
     from deep_impression import _compat  # noqa: F401
     import chainer
     import chainer.links as L
@@ -127,17 +157,14 @@ def make_synthetic_weights(path, seed=0):
         model.vis(frames)
     for bn in bns:
         bn.decay = 0.9
+    frames = synthetic_frames(8, seed + 300).transpose(0, 3, 1, 2)
+    audio = numpy.stack([synthetic_audio(2 * SAMPLE_RATE, seed + 400 + i)
+                         for i in range(8)])[:, None, None, :]
     with chainer.using_config('train', False), \
             chainer.using_config('enable_backprop', False):
         a = model.aud(audio).array
-        v = model.vis(frames).array
-    # Logits of spread ~0.7 from each stream: values well inside (0, 1).
-    model.fc.W.array[:, :256] = rng.normal(0, 0.5, (5, 256)) / numpy.sqrt(
-        (a.std(axis=0) ** 2).sum() + 1e-12)
-    model.fc.W.array[:, 256:] = rng.normal(0, 0.5, (5, 256)) / numpy.sqrt(
-        (v.std(axis=0) ** 2).sum() + 1e-12)
-    model.fc.b.array[...] = (-model.fc.W.array[:, :256] @ a.mean(0) -
-                             model.fc.W.array[:, 256:] @ v.mean(0))
+        v = model.vis(frames.astype(numpy.float32)).array
+    fit_fc(model, a, v, seed)
     save_weights(model, path)
     return path
 
