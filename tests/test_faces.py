@@ -1,14 +1,55 @@
 """Faces (OpenCV Haar cascades), aligned crops and the face / map overlap
 of Ventura et al. (2017) §4.2-4.3."""
 
+import glob
+import os
 import pickle
+import shutil
+import subprocess
 
 import numpy
 import pytest
 import skimage.data
 
+from deep_impression.cli import main
 from deep_impression.errors import DeepImpressionError
 from deep_impression.interpret import faces, overlap
+from deep_impression.media import ffmpeg_exe
+
+from clips import make_clip
+
+
+def write_face_clip(path, seconds=1.2, size=(320, 180), fps=30, seed=0,
+                    tone=220):
+    """An mp4 of the face in scikit-image's astronaut photograph drifting
+    over a plain background, with a sine tone: a clip where the face
+    detector has something to find."""
+    rng = numpy.random.RandomState(seed)
+    photo = skimage.data.astronaut()[20:280, 110:340]       # head, 230x260
+    width, height = size
+    side = int(height * 0.8)
+    import cv2
+    face = cv2.resize(photo, (side * 230 // 260, side))
+    background = rng.randint(40, 200, 3).astype(numpy.uint8)
+    n = int(round(seconds * fps))
+    cmd = [ffmpeg_exe(), '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt',
+           'rgb24', '-s', '{}x{}'.format(width, height), '-r', str(fps),
+           '-i', 'pipe:0', '-f', 'lavfi', '-i',
+           'sine=frequency={}:sample_rate=44100'.format(tone),
+           '-t', str(seconds), '-c:v', 'libx264', '-pix_fmt', 'yuv420p',
+           '-c:a', 'aac', str(path)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+    x_range = width - face.shape[1]
+    for i in range(n):
+        frame = numpy.empty((height, width, 3), numpy.uint8)
+        frame[...] = background
+        x = int(x_range * (0.5 + 0.4 * numpy.sin(i / 8.0 + seed)))
+        y = (height - face.shape[0]) // 2
+        frame[y:y + face.shape[0], x:x + face.shape[1]] = face
+        proc.stdin.write(frame.tobytes())
+    proc.stdin.close()
+    assert proc.wait() == 0
+    return str(path)
 
 
 @pytest.fixture(scope='module')
@@ -144,3 +185,39 @@ def test_face_overlap_ranks_frames_and_pools_traits():
     assert ext['share_at_least'] == (0.5 if inside >= 0.9 else 0.0)
     text = overlap.report_markdown(result, 'test')
     assert '| extraversion | 3 | 1 |' in text
+
+
+def test_preprocess_faces_stores_aligned_crops(synthetic_raw, tmp_path,
+                                               capsys):
+    from deep_impression.store import ClipStore
+    raw = tmp_path / 'raw'
+    shutil.copytree(synthetic_raw, str(raw))
+    clips = sorted(glob.glob(str(raw / '**' / '*.mp4'), recursive=True))
+    train = [c for c in clips if os.sep + 'train' + os.sep in c]
+    # One training clip shows a face, one ffmpeg's test pattern (no face);
+    # the others go.
+    write_face_clip(train[0], seconds=2.0)
+    make_clip(train[1], seconds=2.0, size=(160, 90))
+    for c in clips:
+        if c not in train[:2]:
+            os.remove(c)
+    out = tmp_path / 'faces'
+    status = main(['preprocess', str(raw), str(out), '--faces', '--jobs',
+                   '1'])
+    err = capsys.readouterr().err
+    # The test pattern has no face in any frame: that clip fails.
+    assert status == 1
+    assert 'no frames kept by the frame transform' in err
+    store = ClipStore(str(out))
+    ids = store.clip_ids('train')
+    assert ids == [os.path.basename(train[0])[:-len('.mp4')]]
+    assert store.frame_size == (224, 224)
+    kept, dropped, n = faces.dropped_frames(str(out))
+    assert n == 1 and kept == store.num_frames(ids[0])
+    assert kept + dropped == 50           # 2 s at 25 frames/s
+    assert kept >= 40
+    assert 'faces: {} of 50 frames of 1 clips had no detected face'.format(
+        dropped) in err
+    # Every stored frame is an aligned face: skin in the middle.
+    middle = store.frame(ids[0], 0)[100:140, 95:130].astype(float)
+    assert middle[..., 0].mean() > middle[..., 2].mean() + 30

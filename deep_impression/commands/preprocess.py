@@ -5,7 +5,8 @@ import os
 
 def add_parser(sub):
     p = sub.add_parser(
-        'preprocess', help='decode a ChaLearn-format release into a clip store',
+        'preprocess',
+        help='decode a ChaLearn-format release into a clip store',
         description='Find the clips (any depth, also inside .zip archives) '
                     'and annotation pickles under RAW_DIR and write each '
                     "clip's 16 kHz audio and 456x256 25 fps frames to a clip "
@@ -18,13 +19,25 @@ def add_parser(sub):
                    metavar='N', help='worker processes (default: all cores)')
     p.add_argument('--quality', type=int, default=None, metavar='Q',
                    help='JPEG quality of the stored frames (default 90)')
+    p.add_argument('--faces', action='store_true',
+                   help='store aligned 224x224 face crops instead of whole '
+                        'frames (Ventura et al. 2017, §4.3); frames without '
+                        'a face are dropped and counted')
     return p
 
 
 def run(args):
     from deep_impression import store
     from deep_impression.preprocess import preprocess, print_summary
+    transform = None
+    if args.faces:
+        from deep_impression.interpret.faces import FaceCrops
+        transform = FaceCrops()
     summary = preprocess(args.raw_dir, args.out_dir, jobs=max(1, args.jobs),
-                         quality=args.quality or store.JPEG_QUALITY)
+                         quality=args.quality or store.JPEG_QUALITY,
+                         frame_transform=transform)
     print_summary(summary)
+    if args.faces:
+        from deep_impression.interpret.faces import print_dropped
+        print_dropped(args.out_dir)
     return 1 if summary['failed'] else 0

@@ -236,3 +236,27 @@ class FaceCrops(object):
         out = (numpy.stack(crops) if crops else
                numpy.zeros((0, self.size, self.size, 3), numpy.uint8))
         return out, len(frames) - len(crops)
+
+
+def dropped_frames(store_dir):
+    """``(frames kept, frames dropped, clips)`` of a faces-only store, from
+    its manifest (clips where no frame had a face are failures there)."""
+    from deep_impression.store import read_manifest
+    kept = dropped = clips = 0
+    for record in read_manifest(store_dir).values():
+        if record.get('status') == 'ok':
+            kept += int(record.get('num_frames', 0))
+            dropped += int(record.get('frames_dropped', 0))
+            clips += 1
+    return kept, dropped, clips
+
+
+def print_dropped(store_dir, file=None):
+    """Say how many frames of a faces-only store had no face."""
+    import sys
+    kept, dropped, clips = dropped_frames(store_dir)
+    total = kept + dropped
+    print('faces: {} of {} frames of {} clips had no detected face and were '
+          'dropped ({:.1f}%)'.format(dropped, total, clips,
+                                     100.0 * dropped / max(total, 1)),
+          file=file or sys.stderr)
