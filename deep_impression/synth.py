@@ -62,7 +62,8 @@ LABEL_STD = 0.15
 #: The audio sample rate and channels of the clips (as YouTube's AAC).
 SOURCE_SAMPLE_RATE = 44100
 CLIPS_PER_FOLDER = 80
-FOLDER_NAMES = {'train': 'training80_{:02d}', 'validation': 'validation80_{:02d}',
+FOLDER_NAMES = {'train': 'training80_{:02d}',
+                'validation': 'validation80_{:02d}',
                 'test': 'test80_{:02d}'}
 #: Archive names used by ``archives=True`` (the release as downloaded).
 ARCHIVE_NAMES = {'train': 'train-{}.zip', 'validation': 'val-{}.zip',
@@ -296,7 +297,8 @@ def plan(train=60, val=20, test=20, seed=0):
             noise = rng.standard_normal(len(TRAITS))
             labels = labels_from_features(features, noise)
             interview = float(numpy.clip(
-                0.5 + 0.8 * (labels.mean() - 0.5) + 0.05 * rng.standard_normal(),
+                0.5 + 0.8 * (labels.mean() - 0.5)
+                + 0.05 * rng.standard_normal(),
                 0.0, 1.0))
             clips.append(dict(
                 split=split, name=names[split][j],

@@ -21,7 +21,8 @@ def test_training_examples_shapes_dtypes_ranges(synthetic_store):
     assert len(ds) == SYNTHETIC['train']
     batch = chainer.dataset.concat_examples([ds[i] for i in range(len(ds))])
     audio, frames, labels = batch
-    assert audio.shape == (6, 1, 1, AUDIO_CROP) and audio.dtype == numpy.float32
+    assert audio.shape == (6, 1, 1, AUDIO_CROP)
+    assert audio.dtype == numpy.float32
     assert frames.shape == (6, 3, FRAME_CROP, FRAME_CROP)
     assert frames.dtype == numpy.float32
     assert labels.shape == (6, 5) and labels.dtype == numpy.float32
