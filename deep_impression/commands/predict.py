@@ -22,11 +22,12 @@ def add_parser(sub):
                         '$DEEP_IMPRESSION_WEIGHTS or weights/model)')
     p.add_argument('--device', default=None,
                    help='Chainer device, e.g. @numpy (default) or @cupy:0')
-    p.add_argument('--backend', choices=BACKENDS, default='chainer',
-                   help='chainer (the reference, default) or onnxruntime '
-                        '(fast on the CPU; same values within 1e-4)')
+    p.add_argument('--backend', choices=BACKENDS, default=None,
+                   help='chainer (the reference; the default) or '
+                        'onnxruntime (fast on the CPU; same values within '
+                        '1e-4; the default with --onnx)')
     p.add_argument('--onnx', metavar='FILE', default=None,
-                   help='with --backend onnxruntime: a model written by '
+                   help='for the onnxruntime backend: a model written by '
                         '`deep-impression export` (default: export --weights '
                         'on the fly)')
     p.add_argument('--fps', type=_positive(float), default=FPS,
@@ -81,7 +82,8 @@ def format_results(rows, fmt):
 def run(args):
     from deep_impression.backends import load_backend
     from deep_impression.predict import predict_video
-    model = load_backend(args.backend, weights=args.weights, onnx=args.onnx,
+    backend = args.backend or ('onnxruntime' if args.onnx else 'chainer')
+    model = load_backend(backend, weights=args.weights, onnx=args.onnx,
                          device=args.device)
     rows, failures = [], []
     for video in progress(args.videos, desc='predict', unit='video'):
