@@ -26,16 +26,17 @@ clip in order. The store serves both without decoding video:
 * ``store.json``: the store's parameters; ``report.json``: what the last
   preprocessing run found wrong.
 
-Why JPEG frames (``experiments/benchmark_data.py`` measures it): raw uint8
-frames (350 KB each) would make the 10,000 15-s clips 1.3 TB; PNG (lossless)
-is about 200 KB a frame and 5x slower to decode; an ``.npz`` per clip must
-inflate a whole clip to reach one frame; a re-encoded video needs a seek to
-a key frame and decoding of everything after it. JPEG at quality 90 is
-about 30 KB for a sharp 456x256 photograph (less for webcam video), so a
-15-s clip is about 12 MB with its audio and the whole dataset about 120 GB,
-under the 150 GB budget, and one core decodes some 500 random frames a
-second. Quality 90 changes pixel values by a few levels, far below what the
-clips' own H.264 coding already did.
+Why JPEG frames (``experiments/benchmark_data.py`` measures it on sharp
+photographs with camera noise, 456x256): raw uint8 frames are 350 KB each,
+so the 10,000 15-s clips would take 1.3 TB; PNG (lossless) is 220 KB a frame
+(840 GB) and ~5x slower to decode (6.8 ms); an ``.npz`` per clip must
+inflate the whole clip to reach one frame (1.2 s); a re-encoded video needs
+a seek to a key frame and decoding of everything after it. JPEG at quality
+90 is 33 KB a frame and ~1.4 ms to read at random, so a 15-s clip is about
+13.5 MB with its audio and the whole dataset about 135 GB, under the 150 GB
+budget (webcam video, smoother than those photographs, takes less; quality
+95 would take 195 GB). Quality 90 changes pixel values by about 1-2 levels
+on average, below what the clips' own H.264 coding already did.
 """
 
 import json
