@@ -35,8 +35,9 @@ a seek to a key frame and decoding of everything after it. JPEG at quality
 90 is 33 KB a frame and ~1.4 ms to read at random, so a 15-s clip is about
 13.5 MB with its audio and the whole dataset about 135 GB, under the 150 GB
 budget (webcam video, smoother than those photographs, takes less; quality
-95 would take 195 GB). Quality 90 changes pixel values by about 1-2 levels
-on average, below what the clips' own H.264 coding already did.
+95 would take 195 GB). Quality 90 changes pixel values by about 3 levels
+on average there (much of it the added camera noise), the order of what the
+clips' own H.264 coding already did.
 """
 
 import json
