@@ -21,7 +21,6 @@ import collections
 
 import numpy
 
-from deep_impression.constants import TRAITS
 from deep_impression.errors import DeepImpressionError
 from deep_impression.interpret import openface
 from deep_impression.interpret.openface import AUS

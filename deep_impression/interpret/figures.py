@@ -96,13 +96,18 @@ def _plot_audio(ax_wave, ax_map, e):
     ax_wave.set_xticks([])
     times = e.audio_map.times
     half = (times[1] - times[0]) / 2 if len(times) > 1 else 0.5
-    ax_map.imshow(e.audio_map.cam, aspect='auto', cmap=CMAP,
+    # Each trait's row on its own colour scale, as the frame overlays.
+    cam = e.audio_map.cam.astype(numpy.float64)
+    lo, hi = cam.min(axis=1, keepdims=True), cam.max(axis=1, keepdims=True)
+    ax_map.imshow((cam - lo) / numpy.maximum(hi - lo, 1e-12), aspect='auto',
+                  cmap=CMAP,
                   extent=(times[0] - half, times[-1] + half,
                           len(TRAITS) - 0.5, -0.5), interpolation='nearest')
     ax_map.set_xlim(0, t[-1] if len(t) else 1)
     ax_map.set_yticks(range(len(TRAITS)))
     ax_map.set_yticklabels(TRAITS, fontsize=7)
-    ax_map.set_xlabel('time (s); red lines: sampled frames')
+    ax_map.set_xlabel('time (s); red lines: sampled frames; audio map '
+                      'rows scaled per trait')
 
 
 def contact_sheet(e, path):
@@ -122,7 +127,7 @@ def contact_sheet(e, path):
     grid = fig.add_gridspec(len(TRAITS) + 2, K,
                             height_ratios=[cell_h] * len(TRAITS) + [0.9, 1.1],
                             hspace=0.35, wspace=0.05, top=0.94,
-                            bottom=0.05, left=0.06, right=0.98)
+                            bottom=0.05, left=0.08, right=0.98)
     ranges = _trait_ranges(e.cams)
     for t, name in enumerate(TRAITS):
         for k in range(K):
