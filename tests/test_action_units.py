@@ -209,6 +209,20 @@ def test_action_units_command(synthetic_store, tmp_path, capsys):
     assert (out / 'action_units_correlations.png').read_bytes()[:4] == \
         b'\x89PNG'
     assert 'Linear model' in (out / 'action_units.md').read_text()
+    # With a network: the best unit per AU over the test split's frames.
+    from deep_impression.model import AudiovisualNetwork
+    from deep_impression.weights import save_weights
+    weights = save_weights(AudiovisualNetwork(), str(tmp_path / 'model'))
+    assert main(['action-units', str(csv_dir), '--store', synthetic_store,
+                 '--out', str(out), '--weights', weights,
+                 '--frames-per-clip', '2', '--top', '2']) == 0
+    units = json.loads((out / 'action_units.json').read_text())['units']
+    assert units['frames'] == 2 * len(store.clip_ids('test'))
+    assert units['units'] == 256 and units['n'] == 2
+    assert [m['au'] for m in units['matches']] == list(AUS)
+    for m in units['matches']:
+        assert 0 <= m['k'] <= 2 and 0 <= m['p'] <= 1
+    assert (out / 'action_units_units.png').exists()
     # A malformed CSV stops it with one line naming the file.
     (csv_dir / '{}.csv'.format(store.clip_ids('test')[0])).write_text(
         'frame, timestamp\n1, 0\n')

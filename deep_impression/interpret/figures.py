@@ -203,7 +203,8 @@ def _unit_frame(ax, frame, layer, flat, grid, title=None):
     shown[ys:int(numpy.ceil(y1)), xs:int(numpy.ceil(x1))] = \
         frame[ys:int(numpy.ceil(y1)), xs:int(numpy.ceil(x1))]
     ax.imshow(shown.astype(numpy.uint8))
-    draw_box(ax, (x0, y0, x1, y1), color='yellow', lw=0.8, ls='--')
+    if x0 > 0 or y0 > 0 or x1 < W or y1 < H:   # not the whole frame
+        draw_box(ax, (x0, y0, x1, y1), color='yellow', lw=0.8, ls='--')
     cy = field.start[0] + y * field.jump[0]
     cx = field.start[1] + x * field.jump[1]
     j = field.jump
