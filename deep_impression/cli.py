@@ -16,6 +16,8 @@ COMMANDS = (
     'predict',
     'synth',
     'preprocess',
+    'train',
+    'evaluate',
     'export',
     'explain',
     'face_overlap',

@@ -195,3 +195,42 @@ def read_predictions_csv(path):
             labels.append([float(row['true_' + t]) for t in TRAITS])
     return Evaluation(clip_ids, numpy.array(predictions).reshape(-1, 5),
                       numpy.array(labels).reshape(-1, 5))
+
+
+def split_labels(root, split='train'):
+    """``(N, 5)`` labels of a store's split (TRAITS order); ``(0, 5)`` if
+    the split is empty."""
+    from deep_impression.store import ClipStore
+    store = root if isinstance(root, ClipStore) else ClipStore(root)
+    ids = store.clip_ids(split)
+    if not ids:
+        return numpy.zeros((0, len(TRAITS)), dtype=numpy.float32)
+    return numpy.stack([store.labels(c) for c in ids])
+
+
+def evaluate_split(model, root, split, max_frames=None, show_progress=None):
+    """Evaluate ``model`` on a split of a store, and the constant predictor.
+
+    Args:
+        model: the network (see :func:`evaluate`).
+        root: store directory.
+        split: ``'validation'`` or ``'test'`` (or ``'train'``).
+        max_frames: at most this many evenly spaced frames per clip
+            (default: every frame, as the paper).
+
+    Returns:
+        ``(evaluation, baseline)``: an :class:`Evaluation` and the constant
+        predictor's ``(5,)`` accuracy on the same clips (None when the
+        store has no training clips to take the mean of).
+    """
+    from deep_impression.datasets import EvaluationDataset
+    dataset = EvaluationDataset(root, split, max_frames=max_frames)
+    if len(dataset) == 0:
+        raise DeepImpressionError('{}: no {} clips in the store'.format(
+            root, split))
+    result = evaluate(model, dataset, show_progress=show_progress,
+                      desc=split)
+    train_labels = split_labels(root, 'train')
+    baseline = (constant_accuracy(train_labels, result.labels)
+                if len(train_labels) else None)
+    return result, baseline

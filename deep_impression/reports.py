@@ -191,8 +191,9 @@ def table2_rows(split, scores, baseline=None, paper=None):
 def write_table2(reports_dir, split, scores, baseline=None, paper=None,
                  note=None):
     """``table2_<split>.*``: a model's accuracy beside the paper's."""
-    if paper is not None and note is None:
-        note = 'Paper numbers: {}.'.format(paper.SOURCE)
+    if paper is not None:
+        source = 'Paper numbers: {}.'.format(paper.SOURCE)
+        note = source if not note else note + ' ' + source
     title = ('Table 2. {} accuracy (1 - mean absolute error)'.format(
         _title(split)))
     return write_table(reports_dir, 'table2_' + split,
@@ -253,3 +254,45 @@ def scatter_plot(path, predictions, labels, title=None):
         return _save_figure(fig, path)
     finally:
         plt.close(fig)
+
+
+def write_split_report(reports_dir, split, evaluation, baseline=None,
+                       paper='load', note=None):
+    """Everything about one evaluated split, under ``reports_dir``.
+
+    Writes ``predictions_<split>.csv`` (per clip), ``table2_<split>.*``
+    (beside the constant predictor and the paper) and
+    ``scatter_<split>.png``.
+
+    Args:
+        evaluation: an :class:`~deep_impression.evaluation.Evaluation`.
+        baseline: the constant predictor's ``(5,)`` accuracy, or None.
+        paper: the paper's results module; ``'load'`` loads
+            ``experiments/paper_results.py``.
+
+    Returns:
+        dict of paths: ``predictions``, ``table2`` (the Markdown file),
+        ``scatter``, and the Markdown text as ``markdown``.
+    """
+    from deep_impression import evaluation as evaluation_module
+    if paper == 'load':
+        paper = load_paper_results()
+    reports_dir = os.fspath(reports_dir)
+    predictions = evaluation_module.write_predictions_csv(
+        os.path.join(reports_dir, 'predictions_{}.csv'.format(split)),
+        evaluation)
+    scores = evaluation.as_dict()
+    base = (None if baseline is None
+            else evaluation_module.accuracy_dict(baseline))
+    if note is None and evaluation.failed:
+        note = '{} clip(s) could not be read and are left out.'.format(
+            len(evaluation.failed))
+    paths = write_table2(reports_dir, split, scores, base, paper, note)
+    scatter = scatter_plot(
+        os.path.join(reports_dir, 'scatter_{}.png'.format(split)),
+        evaluation.predictions, evaluation.labels,
+        title='{} split, {} clips'.format(split, len(evaluation.clip_ids)))
+    with open(paths['md'], encoding='utf-8') as f:
+        markdown = f.read()
+    return dict(predictions=predictions, table2=paths['md'], scatter=scatter,
+                markdown=markdown)

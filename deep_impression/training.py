@@ -415,6 +415,20 @@ class ThirdsValidation(training.Extension):
 
 # -- the trainer --------------------------------------------------------------------
 
+class _PlainText(object):
+    """A stream without the terminal escape PrintReport writes before each
+    line (for logs and pipes)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        return self.stream.write(text.replace('\033[J', ''))
+
+    def flush(self):
+        self.stream.flush()
+
+
 def default_device():
     """``'@cupy:0'`` when CuPy imports and sees a GPU, else ``'@numpy'``."""
     try:
@@ -492,7 +506,8 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
     trainer.extend(extensions.LogReport(trigger=(1, 'epoch')))
     trainer.extend(extensions.PrintReport(
         ['epoch', 'iteration', 'main/loss', 'main/accuracy', 'alpha',
-         'validation/accuracy/average', 'elapsed_time']))
+         'validation/accuracy/average', 'elapsed_time'],
+        out=sys.stdout if sys.stdout.isatty() else _PlainText(sys.stdout)))
     if extensions.PlotReport.available():
         from deep_impression.constants import PAPER_TRAIT_ORDER
         trainer.extend(extensions.PlotReport(

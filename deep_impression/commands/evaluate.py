@@ -1,0 +1,59 @@
+"""``deep-impression evaluate DATA_DIR --weights FILE --split S``."""
+
+import argparse
+import os
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            'expected a positive integer, got {!r}'.format(text))
+    return value
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        'evaluate', help='accuracy of a weight file on a split',
+        description='Predict every clip of a split whole (paper §2.3) and '
+                    'report accuracy (1 - mean absolute error) per trait, '
+                    "beside the constant predictor's and the paper's "
+                    '(Table 2), with per-clip predictions (CSV) and a '
+                    'scatter plot of predicted against annotated values.')
+    p.add_argument('data_dir', metavar='DATA_DIR',
+                   help='a store made by `deep-impression preprocess`')
+    p.add_argument('--weights', required=True, metavar='FILE',
+                   help='release-format weight file (e.g. RUN_DIR/model)')
+    p.add_argument('--split', choices=('validation', 'test'),
+                   default='test')
+    p.add_argument('--out', metavar='DIR', default=None,
+                   help='where to write the reports (default: reports/ '
+                        'beside the weight file)')
+    p.add_argument('--max-frames', type=_positive_int, default=None,
+                   metavar='K',
+                   help='at most K evenly spaced frames per clip (default: '
+                        'every frame, as the paper)')
+    p.add_argument('--device', default=None,
+                   help='Chainer device, e.g. @numpy (default) or @cupy:0')
+    return p
+
+
+def run(args):
+    from deep_impression import evaluation, reports
+    from deep_impression.weights import load_model
+    model = load_model(args.weights, device=args.device)
+    out = args.out or os.path.join(
+        os.path.dirname(os.path.abspath(args.weights)), 'reports')
+    result, baseline = evaluation.evaluate_split(
+        model, args.data_dir, args.split, max_frames=args.max_frames)
+    paths = reports.write_split_report(out, args.split, result, baseline)
+    print(paths['markdown'])
+    print('per-clip predictions: {}'.format(paths['predictions']))
+    print('scatter plot: {}'.format(paths['scatter']))
+    if result.failed:
+        print('{} clip(s) could not be read (see the warnings above)'.format(
+            len(result.failed)))
+    return 0

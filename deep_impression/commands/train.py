@@ -1,0 +1,87 @@
+"""``deep-impression train DATA_DIR --out RUN_DIR``: train as in the paper."""
+
+import argparse
+import os
+
+from deep_impression.constants import AUDIO_CROP, FRAME_CROP
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            'expected a positive integer, got {!r}'.format(text))
+    return value
+
+
+def add_parser(sub):
+    from deep_impression import training
+    p = sub.add_parser(
+        'train', help='train the network on a preprocessed store',
+        description='Train the audiovisual network as in the paper (§2.2): '
+                    'Adam (alpha 2e-4, beta1 0.5), batches of 32, mean '
+                    'absolute error, alpha divided by 10 after each third '
+                    'of the epochs, full-clip validation (§2.3) at the end '
+                    'of each third written as Table 1 under RUN_DIR/reports.')
+    p.add_argument('data_dir', metavar='DATA_DIR',
+                   help='a store made by `deep-impression preprocess`')
+    p.add_argument('--out', required=True, metavar='RUN_DIR',
+                   help='run directory (snapshots, log, reports, model)')
+    p.add_argument('--epochs', type=_positive_int, default=training.EPOCHS,
+                   help='epochs (default %(default)s, as the paper)')
+    p.add_argument('--batchsize', type=_positive_int,
+                   default=training.BATCH_SIZE,
+                   help='examples per update (default %(default)s)')
+    p.add_argument('--device', default=None,
+                   help='Chainer device, e.g. @cupy:0 or @numpy (default: '
+                        'the GPU when CuPy finds one, else the CPU)')
+    p.add_argument('--resume', action='store_true',
+                   help='continue the run in RUN_DIR from its newest '
+                        'snapshot')
+    p.add_argument('--seed', type=int, default=0, metavar='K',
+                   help='random seed (initial weights, example order, crops)')
+    p.add_argument('--audio-crop', type=_positive_int, default=AUDIO_CROP,
+                   metavar='SAMPLES',
+                   help='audio crop per example (default %(default)s)')
+    p.add_argument('--frame-crop', type=_positive_int, default=FRAME_CROP,
+                   metavar='PIXELS',
+                   help='square frame crop per example (default %(default)s)')
+    p.add_argument('--val-max-frames', type=_positive_int, default=None,
+                   metavar='K',
+                   help='validate on at most K evenly spaced frames per clip '
+                        '(default: every frame, as the paper)')
+    p.add_argument('--alpha', type=float, default=training.ADAM['alpha'],
+                   help="Adam's initial alpha (default %(default)s)")
+    p.add_argument('--loaders', type=int, default=2, metavar='N',
+                   help='data loading processes (default %(default)s; 0 '
+                        'loads in the training process)')
+    p.add_argument('--snapshot-every', type=_positive_int, default=10,
+                   metavar='EPOCHS',
+                   help='epochs between snapshots (default %(default)s; also '
+                        'at the end of each third)')
+    p.add_argument('--no-validation', action='store_true',
+                   help='skip the validation at the end of each third')
+    return p
+
+
+def run(args):
+    from deep_impression import training
+    result = training.train(
+        args.data_dir, args.out, epochs=args.epochs,
+        batch_size=args.batchsize, device=args.device,
+        resume_run=args.resume, seed=args.seed, audio_crop=args.audio_crop,
+        frame_crop=args.frame_crop,
+        validation_max_frames=args.val_max_frames, alpha=args.alpha,
+        loaders=args.loaders, snapshot_every=args.snapshot_every,
+        validate=not args.no_validation)
+    reports_dir = os.path.join(args.out, training.REPORTS_DIR)
+    table1 = os.path.join(reports_dir, 'table1.md')
+    if os.path.exists(table1):
+        with open(table1, encoding='utf-8') as f:
+            print(f.read())
+    print('model (release format): {}'.format(result['model']))
+    print('reports and plots: {}'.format(reports_dir))
+    return 0
