@@ -27,7 +27,9 @@ setup(
         'tqdm',
         'onnx',
         'onnxruntime',
-        'opencv-python-headless',
+        # 4.x: OpenCV 5 wheels no longer ship the Haar face and eye cascades
+        # (cv2.data) that the face detection of Ventura et al. §4.2 uses.
+        'opencv-python-headless>=4.8,<5',
     ],
     extras_require={
         'cuda12': ['cupy-cuda12x'],
