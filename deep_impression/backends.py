@@ -147,6 +147,7 @@ class OnnxRuntimeModel(object):
     def frame_features(self, frames):
         """``(N, H, W, 3)`` uint8 frames -> ``(N, 256)`` pooled features."""
         from deep_impression import onnx_export
+        frames = inputs.check_frames(frames)
         return self._run('visual_stream', {
             onnx_export.FRAMES: inputs.frames_to_nchw(frames)})
 

@@ -13,8 +13,8 @@ subsamples:
 Printed per setting: the mean and the largest absolute change of the five
 values over clips and traits, and the spread (standard deviation) of the
 all-frames values across clips as a scale. Optionally (``--int8``) the same
-for the int8 visual stream of ``benchmark_inference.py`` (calibrated on 32
-frames of two other synthetic clips), all frames, against fp32.
+for the int8 visual stream of ``benchmark_inference.py`` (calibrated on 48
+frames of six other synthetic clips), all frames, against fp32.
 
 Weights: ``--weights`` (the release's file), else the benchmark's synthetic
 random ones with the FC layer refitted (``benchmark_inference.fit_fc``) so
@@ -72,17 +72,18 @@ def main(argv=None):
     model = backends.OnnxRuntimeModel(onnx_model)
     int8 = None
     if args.int8:
-        # Calibrated on frames of two other synthetic clips.
+        # Calibrated on 8 frames each of six other (4-s) synthetic clips:
+        # their colours and sizes must span those of the clips measured.
         calibration = []
         for j, seq in enumerate(numpy.random.SeedSequence(
-                args.seed + 1000).spawn(2)):
+                args.seed + 1000).spawn(6)):
             path = os.path.join(work, 'calibration{}.mp4'.format(j))
             if not os.path.exists(path):
                 synth.write_clip(path, seq, numpy.random.default_rng(
-                    seq).uniform(-1, 1, 5), seconds=args.seconds,
-                    size=(456, 256), fps=30)
+                    seq).uniform(-1, 1, 5), seconds=4.0, size=(456, 256),
+                    fps=30)
             frames = media.read_frames(path)
-            calibration.append(frames[frame_indices(len(frames), 16)])
+            calibration.append(frames[frame_indices(len(frames), 8)])
         calibration = numpy.concatenate(calibration)
         int8 = backends.OnnxRuntimeModel(
             onnx_model, visual_stream=bench.quantize_visual_stream(
