@@ -22,7 +22,8 @@ from deep_impression import backends, cli, media, onnx_export
 from deep_impression.constants import TRAITS
 from deep_impression.errors import InputError, WeightsError
 from deep_impression.model import AUDITORY, VISUAL, AudiovisualNetwork
-from deep_impression.predict import frame_indices, predict_video
+from deep_impression.predict import (frame_indices, predict_video,
+                                     select_frames)
 from deep_impression.weights import save_weights
 
 import clips
@@ -243,6 +244,17 @@ def test_frame_indices_are_evenly_spaced():
                                      [18, 56, 93, 131, 168, 206, 243, 281,
                                       318, 356])
     numpy.testing.assert_array_equal(frame_indices(4, 10), [0, 1, 2, 3])
+
+
+def test_select_frames_across_chunk_boundaries():
+    frames = numpy.arange(12, dtype=numpy.uint8)[:, None, None, None]
+    chunks = [frames[:4], frames[4:7], frames[7:]]
+    kept = numpy.concatenate(list(select_frames(iter(chunks), 12, 5)))
+    # Middles of 5 equal parts of 12 frames: 1.2, 3.6, 6, 8.4, 10.8.
+    numpy.testing.assert_array_equal(kept.ravel(), [1, 3, 6, 8, 10])
+    # A stream far shorter than its duration said: its last frame, not none.
+    kept = list(select_frames(iter(chunks), 300, 3))
+    numpy.testing.assert_array_equal(numpy.concatenate(kept).ravel(), [11])
 
 
 def test_predict_video_backends_agree(clip, net):
