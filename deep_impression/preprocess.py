@@ -378,8 +378,10 @@ def preprocess(raw_dir, out_dir, jobs=1, frame_transform=None,
     return summary
 
 
-def print_summary(summary, file=sys.stderr):
-    """Human-readable lines about a :func:`preprocess` run."""
+def print_summary(summary, file=None):
+    """Human-readable lines about a :func:`preprocess` run (standard error
+    unless ``file`` is given)."""
+    file = sys.stderr if file is None else file
     print('{ok} clips in the store ({processed} processed now, {skipped} '
           'already done), {n} failed'.format(n=len(summary['failed']),
                                              **summary), file=file)
