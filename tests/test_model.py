@@ -192,3 +192,12 @@ def test_one_training_step_lowers_error_and_moves_both_streams():
                    '/vis/res5b_relu/res_branch2b/W', '/fc/W'):
         assert not numpy.array_equal(before[stream],
                                      dict(net.namedparams())[stream].array)
+
+
+def test_frame_batch_changes_memory_not_results(net):
+    rng = numpy.random.RandomState(6)
+    audio = rng.uniform(-1, 1, 3000).astype(numpy.float32)
+    frames = rng.randint(0, 256, (5, 40, 48, 3)).astype(numpy.uint8)
+    _, one = net.clip_features(audio, frames, frame_batch=1)
+    _, all_ = net.clip_features(audio, frames, frame_batch=5)
+    numpy.testing.assert_allclose(one, all_, rtol=1e-6, atol=1e-6)
