@@ -58,7 +58,7 @@ def add_parser(sub):
         description='Ventura et al. (2017) §4.2: per trait, over the N '
                     'frames with the highest per-frame prediction, the '
                     'overlap |face ∩ M_CAM| / |M_CAM| of the face box with '
-                    'the activation map thresholded at 80%% of its peak.')
+                    'the activation map thresholded at 80% of its peak.')
     add_source_arguments(p)
     p.add_argument('--threshold', type=float, default=0.8,
                    help='M_CAM threshold, fraction of the peak (default 0.8)')
