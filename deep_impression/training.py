@@ -36,7 +36,8 @@ import numpy
 from chainer import training
 from chainer.training import extensions
 
-from deep_impression.constants import AUDIO_CROP, FRAME_CROP
+from deep_impression.constants import (AUDIO_CROP, FRAME_CROP, FRAME_HEIGHT,
+                                       FRAME_WIDTH)
 from deep_impression.errors import DeepImpressionError, InputError
 
 #: Adam's hyperparameters (paper §2.2).
@@ -566,15 +567,22 @@ def run_config(data_dir, epochs=EPOCHS, batch_size=BATCH_SIZE, seed=0,
 def deviations(config):
     """How a run's settings differ from the paper's, as one line (or None)."""
     paper = run_config(config['data'])
-    names = dict(epochs='epochs', batch_size='batch size',
+    names = dict(frame_size='stored frame size', epochs='epochs',
+                 batch_size='batch size',
                  audio_crop='audio crop (samples)',
                  frame_crop='frame crop (pixels)',
                  validation_max_frames='validation frames per clip',
                  alpha='initial alpha')
-    diffs = ['{} {} (paper: {})'.format(label, config[key],
-                                        'all' if paper[key] is None
-                                        else paper[key])
-             for key, label in names.items() if config[key] != paper[key]]
+    paper['frame_size'] = [FRAME_WIDTH, FRAME_HEIGHT]
+
+    def say(key, value):
+        if key == 'frame_size':
+            return 'varying' if value is None else '{}x{}'.format(*value)
+        return 'all' if value is None else value
+    diffs = ['{} {} (paper: {})'.format(label, say(key, config.get(key)),
+                                        say(key, paper[key]))
+             for key, label in names.items()
+             if config.get(key) != paper[key]]
     if not diffs:
         return None
     return 'Differs from the paper (§2.2-2.3): ' + '; '.join(diffs) + '.'
@@ -624,9 +632,12 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
     from deep_impression import datasets, weights
     from deep_impression.model import AudiovisualNetwork
     out = os.fspath(out)
+    from deep_impression.store import ClipStore
     config = run_config(data_dir, epochs, batch_size, seed, audio_crop,
                         frame_crop, validation_max_frames, alpha,
                         snapshot_every)
+    size = ClipStore(data_dir).frame_size
+    config['frame_size'] = None if size is None else [int(v) for v in size]
     config_path = os.path.join(out, CONFIG_FILE)
     if os.path.exists(config_path):
         if not resume_run:
@@ -639,8 +650,8 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
             if stored.get(key) != config[key]:
                 raise DeepImpressionError(
                     '{}: cannot resume with {} = {!r}; the stopped run used '
-                    '{!r}'.format(config_path, key, config[key],
-                                  stored.get(key)))
+                    '{!r} (remove {} to start afresh)'.format(
+                        config_path, key, config[key], stored.get(key), out))
     os.makedirs(out, exist_ok=True)
     _write_json(config_path, config)
 

@@ -1,0 +1,109 @@
+"""A training run killed with SIGKILL continues with --resume from its last
+snapshot, and ends exactly where an uninterrupted run ends."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy
+import pytest
+
+from deep_impression import training
+
+# Tiny crops, batches of 2 (3 updates per epoch on the 6 training clips),
+# snapshots after epochs 2, 4 and 6 (the thirds), crops drawn in the
+# training process (loaders=0) so that their random state is part of the
+# snapshots.
+SETTINGS = dict(epochs=6, batch_size=2, audio_crop=1024, frame_crop=32,
+                snapshot_every=2, loaders=0, seed=3)
+
+
+def _cli_args(store, run):
+    s = SETTINGS
+    return [sys.executable, '-m', 'deep_impression', 'train', store,
+            '--out', run, '--epochs', str(s['epochs']),
+            '--batchsize', str(s['batch_size']),
+            '--audio-crop', str(s['audio_crop']),
+            '--frame-crop', str(s['frame_crop']),
+            '--snapshot-every', str(s['snapshot_every']),
+            '--loaders', str(s['loaders']), '--seed', str(s['seed']),
+            '--device', '@numpy', '--no-validation']
+
+
+def _weights(path):
+    with numpy.load(path) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path,
+                                                          synthetic_store):
+    # The uninterrupted run.
+    reference = str(tmp_path / 'reference')
+    done = training.train(synthetic_store, reference, device='@numpy',
+                          validate=False, progress_bar=False, **SETTINGS)
+
+    # The same run in its own process group, killed with SIGKILL once it
+    # has written the snapshot of epoch 2.
+    run = str(tmp_path / 'run')
+    proc = subprocess.Popen(_cli_args(synthetic_store, run),
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and proc.poll() is None:
+            snapshots = training.list_snapshots(run)
+            if snapshots and snapshots[-1].endswith('0002'):
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, 'the run ended before it could be killed'
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not os.path.exists(os.path.join(run, training.MODEL_FILE))
+    last = training.list_snapshots(run)[-1]
+    killed_at = int(last.rsplit('_', 1)[1])
+    assert 2 <= killed_at < SETTINGS['epochs']
+
+    # Resuming continues from that snapshot ...
+    resumed = training.train(synthetic_store, run, device='@numpy',
+                             validate=False, progress_bar=False,
+                             resume_run=True, **SETTINGS)
+    assert resumed['resumed_from'] == last
+    # ... with the same epochs logged once each ...
+    with open(os.path.join(run, 'log')) as f:
+        log = json.load(f)
+    assert [e['epoch'] for e in log] == list(range(1, 7))
+    assert [e['iteration'] for e in log] == [3 * k for k in range(1, 7)]
+    # ... the same learning rate in each epoch ...
+    with open(os.path.join(reference, 'log')) as f:
+        reference_log = json.load(f)
+    assert [e['alpha'] for e in log] == pytest.approx(
+        [e['alpha'] for e in reference_log], rel=1e-9)
+    # ... and the same weights in the end (same optimizer state, example
+    # order and crops).
+    a = _weights(done['model'])
+    b = _weights(resumed['model'])
+    assert sorted(a) == sorted(b)
+    for key in a:
+        numpy.testing.assert_allclose(b[key], a[key], rtol=1e-5, atol=1e-6,
+                                      err_msg=key)
+
+
+def test_resume_with_other_settings_is_refused(tmp_path, synthetic_store):
+    run = str(tmp_path / 'run')
+    settings = dict(SETTINGS, epochs=3)
+    training.train(synthetic_store, run, device='@numpy', validate=False,
+                   progress_bar=False, **settings)
+    settings['batch_size'] = 3
+    with pytest.raises(training.DeepImpressionError, match='batch_size'):
+        training.train(synthetic_store, run, device='@numpy',
+                       validate=False, progress_bar=False, resume_run=True,
+                       **settings)
