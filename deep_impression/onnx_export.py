@@ -32,7 +32,6 @@ a maximum (Chainer pads with -inf).
 """
 
 import os
-import tempfile
 
 from deep_impression import _compat  # noqa: F401  (before chainer)
 
@@ -40,6 +39,7 @@ import numpy
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from deep_impression import fileio
 from deep_impression.constants import TRAITS
 from deep_impression.errors import DeepImpressionError
 from deep_impression.model import BLOCKS
@@ -256,22 +256,12 @@ def submodel(onnx_model, part):
 def save(onnx_model, path):
     """Write ``onnx_model`` to ``path`` atomically (temp name + rename)."""
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
     try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
-                                   suffix='.tmp', dir=directory)
+        with fileio.atomic_path(path) as tmp:
+            onnx.save_model(onnx_model, tmp)
     except OSError as e:
         raise DeepImpressionError('{}: cannot write ({})'.format(
             path, e.strerror or e)) from None
-    os.close(fd)
-    try:
-        onnx.save_model(onnx_model, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
 
 

@@ -8,7 +8,6 @@ line that names the file and the first offending key.
 """
 
 import os
-import tempfile
 import zipfile
 
 from deep_impression import _compat  # noqa: F401  (before chainer)
@@ -16,6 +15,7 @@ from deep_impression import _compat  # noqa: F401  (before chainer)
 import chainer
 import numpy
 
+from deep_impression import fileio
 from deep_impression.errors import WeightsError
 from deep_impression.model import AudiovisualNetwork
 
@@ -105,21 +105,11 @@ def save_weights(model, path):
     The file is written under a temporary name beside ``path`` and renamed,
     so an interrupted write never leaves a half-written weight file.
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
-                               suffix='.tmp', dir=directory)
-    os.close(fd)
-    try:
-        model_cpu = model.copy(mode='copy')
-        model_cpu.to_cpu()
+    model_cpu = model.copy(mode='copy')
+    model_cpu.to_cpu()
+    with fileio.atomic_path(path) as tmp:
         # compression=True as chainer.serializers.save_npz's default.
         chainer.serializers.save_npz(tmp, model_cpu)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
 
 

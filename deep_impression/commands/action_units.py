@@ -12,6 +12,7 @@ import sys
 
 import numpy
 
+from deep_impression import fileio
 from deep_impression.errors import DeepImpressionError
 
 
@@ -187,11 +188,10 @@ def run(args):
             matches, os.path.join(args.out, 'action_units_units.png'),
             action_units.PAPER_TABLE2))
     text = report(result)
-    paths = [figures.write_text(text, os.path.join(args.out,
-                                                   'action_units.md')),
-             figures.write_text(json.dumps(result, indent=1) + '\n',
-                                os.path.join(args.out,
-                                             'action_units.json'))] + paths
+    paths = [fileio.write_text(os.path.join(args.out, 'action_units.md'),
+                               text),
+             fileio.write_text(os.path.join(args.out, 'action_units.json'),
+                               json.dumps(result, indent=1) + '\n')] + paths
     sys.stdout.write(text)
     for path in paths:
         print(path)

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 
+from deep_impression import fileio
 from deep_impression.errors import DeepImpressionError
 from deep_impression.progress import progress
 
@@ -65,8 +66,8 @@ def run(args):
             if args.out == '-':
                 sys.stdout.write(text)
             else:
-                path = figures.write_text(
-                    text, os.path.join(args.out, stem + '.json'))
+                path = fileio.write_text(
+                    os.path.join(args.out, stem + '.json'), text)
                 print(path)
             continue
         written = [figures.contact_sheet(

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 
+from deep_impression import fileio
 from deep_impression.errors import DeepImpressionError
 
 
@@ -73,7 +74,6 @@ def add_parser(sub):
 
 def run(args):
     from deep_impression.interpret import overlap
-    from deep_impression.interpret.figures import write_text
     from deep_impression.interpret.sources import open_source
     from deep_impression.weights import load_model
     check_counts(args)
@@ -89,9 +89,9 @@ def run(args):
     result['source'] = source.name
     text = overlap.report_markdown(result, source.name)
     paths = [
-        write_text(text, os.path.join(args.out, 'face_overlap.md')),
-        write_text(json.dumps(result, indent=1) + '\n',
-                   os.path.join(args.out, 'face_overlap.json')),
+        fileio.write_text(os.path.join(args.out, 'face_overlap.md'), text),
+        fileio.write_text(os.path.join(args.out, 'face_overlap.json'),
+                          json.dumps(result, indent=1) + '\n'),
         overlap.top_frames_figure(
             scores, result, source,
             os.path.join(args.out, 'face_overlap_top_frames.png')),

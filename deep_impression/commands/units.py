@@ -14,6 +14,7 @@ import sys
 
 from deep_impression.commands.face_overlap import (add_source_arguments,
                                                    check_counts)
+from deep_impression import fileio
 from deep_impression.errors import DeepImpressionError
 
 
@@ -126,9 +127,9 @@ def run(args):
     text, data = report(analysis, responses, source.name, args.layer)
     out = args.out
     paths = [
-        figures.write_text(text, os.path.join(out, 'units.md')),
-        figures.write_text(json.dumps(data) + '\n',
-                           os.path.join(out, 'units.json')),
+        fileio.write_text(os.path.join(out, 'units.md'), text),
+        fileio.write_text(os.path.join(out, 'units.json'),
+                          json.dumps(data) + '\n'),
         figures.unit_frames_figure(
             source, responses, analysis, args.layer, shown,
             os.path.join(out, 'units_{}_top_frames.png'.format(args.layer)),

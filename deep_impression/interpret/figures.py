@@ -1,17 +1,17 @@
 """Pictures of the interpretation results (matplotlib, Agg, no display).
 
-Every figure is written atomically (temporary name beside the target, then
-``os.replace``) so an interrupted run never leaves half a PNG.
+Every figure is written atomically (:mod:`deep_impression.fileio`) so an
+interrupted run never leaves half a PNG.
 """
 
 import os
-import tempfile
 
 import numpy
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from deep_impression import fileio
 from deep_impression.constants import TRAITS
 
 #: Colormap of activation maps (red = strong support, as the paper's).
@@ -20,35 +20,8 @@ CMAP = 'jet'
 
 def save_figure(fig, path, dpi=100):
     """Write a matplotlib figure to ``path`` (PNG) atomically."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
-                               suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            fig.savefig(f, format='png', dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
-
-
-def write_text(text, path):
-    """Write a text file atomically."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
-                               suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with fileio.atomic_open(path, 'wb') as f:
+        fig.savefig(f, format='png', dpi=dpi)
     return path
 
 
