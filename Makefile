@@ -28,5 +28,11 @@ $(STAMP): setup.py
 test: install
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
+# Synthetic data, preprocessing, the three-phase training (shortened, see
+# experiments/configs/quick.json), evaluation and Tables 1 and 2; with
+# DATA=/path/to/chalearn the paper's 900 epochs (configs/paper.json).
+reproduce: install
+	$(BIN)/python experiments/reproduce.py --out $(RUN) $(if $(DATA),--data $(DATA),)
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,175 @@
+"""``make reproduce``: the paper's training and evaluation, end to end.
+
+With no ``--data``: make the synthetic stand-in for ChaLearn First
+Impressions (``deep_impression.synth``), preprocess it, train with the
+paper's recipe shortened as ``experiments/configs/quick.json`` says (so
+the whole run fits in 15 minutes on a 2-core CPU), evaluate on the
+validation and test splits, print Tables 1 and 2, and check that the
+network beats the constant predictor (the training labels' mean).
+
+With ``--data /path/to/chalearn``: preprocess the release, train 900 epochs
+(``experiments/configs/paper.json``; on the GPU when CuPy finds one), and
+write Tables 1 and 2 for validation and test.
+
+Every stage keeps what an earlier run finished (clips, store, snapshots),
+so running it again continues where it stopped. Also writes
+``RUN/summary.json``.
+
+Usage::
+
+    python experiments/reproduce.py [--data DIR] [--out runs/reproduce]
+        [--config FILE] [--device DEV]
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONFIGS = os.path.join(HERE, 'configs')
+
+
+def _stage(title):
+    print('\n== {} =='.format(title), flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--data', default=None, metavar='DIR',
+                        help='the ChaLearn First Impressions release '
+                             '(default: a synthetic stand-in)')
+    parser.add_argument('--out', default=os.path.join('runs', 'reproduce'),
+                        metavar='DIR')
+    parser.add_argument('--config', default=None, metavar='FILE',
+                        help='default: configs/quick.json without --data, '
+                             'configs/paper.json with it')
+    parser.add_argument('--device', default=None,
+                        help='Chainer device (default: the GPU if CuPy finds '
+                             'one, else the CPU)')
+    parser.add_argument('--jobs', type=int, default=2,
+                        help='processes for making and preprocessing clips')
+    args = parser.parse_args(argv)
+
+    from deep_impression import evaluation, reports, training
+    from deep_impression.errors import DeepImpressionError
+    from deep_impression.preprocess import preprocess
+    from deep_impression.weights import load_model
+
+    config_path = args.config or os.path.join(
+        CONFIGS, 'paper.json' if args.data else 'quick.json')
+    with open(config_path) as f:
+        config = json.load(f)
+    out = args.out
+    os.makedirs(out, exist_ok=True)
+    started = time.time()
+    timings = {}
+    print('config: {} ({})'.format(config_path, config['name']))
+
+    try:
+        if args.data:
+            raw = args.data
+        else:
+            from deep_impression.synth import make_dataset
+            raw = os.path.join(out, 'raw')
+            s = config['synth']
+            _stage('1. synthetic ChaLearn-format release -> {}'.format(raw))
+            t = time.time()
+            make_dataset(raw, train=s['train'], val=s['val'], test=s['test'],
+                         seconds=s['seconds'], size=tuple(s['size']),
+                         fps=s['fps'], seed=s['seed'], jobs=args.jobs)
+            timings['synth_s'] = time.time() - t
+
+        store = os.path.join(out, 'store')
+        _stage('2. preprocessing {} -> {}'.format(raw, store))
+        t = time.time()
+        p = config['preprocess']
+        summary = preprocess(raw, store, jobs=args.jobs, width=p['width'],
+                             height=p['height'])
+        timings['preprocess_s'] = time.time() - t
+        print('{} clips ready, {} failed'.format(summary['ok'],
+                                                  len(summary['failed'])))
+
+        run_dir = os.path.join(out, 'train')
+        c = config['train']
+        _stage('3. training ({} epochs, alpha / 10 after epochs {}) -> {}'
+               .format(c['epochs'],
+                       ' and '.join(map(str, training.phase_ends(
+                           c['epochs'])[:-1])), run_dir))
+        t = time.time()
+        result = training.train(
+            store, run_dir, epochs=c['epochs'], batch_size=c['batch_size'],
+            device=args.device, resume_run=True, seed=c['seed'],
+            audio_crop=c['audio_crop'], frame_crop=c['frame_crop'],
+            validation_max_frames=c['validation_max_frames'],
+            snapshot_every=c['snapshot_every'], loaders=c['loaders'])
+        timings['train_s'] = time.time() - t
+
+        e = config['evaluate']
+        _stage('4. evaluation of {} on {}'.format(
+            result['model'], ' and '.join(e['splits'])))
+        model = load_model(result['model'], device=args.device)
+        reports_dir = os.path.join(run_dir, training.REPORTS_DIR)
+        scores = {}
+        t = time.time()
+        for split in e['splits']:
+            ev, baseline = evaluation.evaluate_split(
+                model, store, split, max_frames=e['max_frames'])
+            paths = reports.write_split_report(reports_dir, split, ev,
+                                               baseline)
+            scores[split] = dict(model=ev.as_dict(),
+                                 constant=evaluation.accuracy_dict(baseline),
+                                 clips=len(ev.clip_ids),
+                                 failed=len(ev.failed), **paths)
+        timings['evaluate_s'] = time.time() - t
+    except DeepImpressionError as err:
+        print('reproduce: error: {}'.format(err), file=sys.stderr)
+        return 2
+
+    _stage('Results')
+    with open(os.path.join(reports_dir, 'table1.md'), encoding='utf-8') as f:
+        print(f.read())
+    for split in e['splits']:
+        print(scores[split]['markdown'])
+    margin = None
+    if 'validation' in scores:
+        v = scores['validation']
+        margin = v['model']['average'] - v['constant']['average']
+        print('Validation average accuracy: network {:.4f}, constant '
+              'predictor (training labels\' mean) {:.4f}, difference '
+              '{:+.4f}'.format(v['model']['average'],
+                               v['constant']['average'], margin))
+    timings['total_s'] = time.time() - started
+    print('\nReports and plots: {}'.format(os.path.abspath(reports_dir)))
+    print('  Table 1: table1.md/.csv/.json; Table 2: table2_<split>.md/.csv/'
+          '.json; per-clip predictions: predictions_<split>.csv;')
+    print('  scatter plots: scatter_<split>.png; training loss: '
+          'training_loss.png; validation accuracy: validation_accuracy.png')
+    print('Trained network (release format): {}'.format(
+        os.path.abspath(result['model'])))
+    print('Time: {}'.format(', '.join('{} {:.0f} s'.format(k[:-2], v)
+                                      for k, v in timings.items())))
+
+    required = config.get('min_margin_over_constant')
+    passed = None
+    if required is not None and margin is not None:
+        passed = margin >= required
+        print('{}: the network {} the constant predictor by at least {} '
+              'average validation accuracy.'.format(
+                  'PASS' if passed else 'FAIL',
+                  'beats' if passed else 'does not beat', required))
+    summary = dict(config=config_path, data=args.data or 'synthetic',
+                   table1={str(k): v for k, v in result['table1'].items()},
+                   scores={s: dict(model=v['model'], constant=v['constant'],
+                                   clips=v['clips'], failed=v['failed'])
+                           for s, v in scores.items()},
+                   margin_over_constant=margin, required_margin=required,
+                   passed=passed, timings=timings)
+    with open(os.path.join(out, 'summary.json'), 'w') as f:
+        json.dump(summary, f, indent=2)
+    return 1 if passed is False else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
