@@ -12,11 +12,10 @@ order throughout; reports reorder them for the paper's tables.
 
 import csv
 import logging
-import os
-import tempfile
 
 import numpy
 
+from deep_impression import fileio
 from deep_impression.constants import TRAITS
 from deep_impression.errors import DeepImpressionError, InputError
 from deep_impression.progress import progress
@@ -161,26 +160,14 @@ def write_predictions_csv(path, evaluation):
     Columns: ``clip``, the five predicted traits (TRAITS order), then
     ``true_<trait>`` for each; one row per clip, 6 decimals.
     """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
-                               suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'w', newline='') as f:
-            writer = csv.writer(f, lineterminator='\n')
-            writer.writerow(('clip',) + TRAITS +
-                            tuple('true_' + t for t in TRAITS))
-            for clip_id, p, y in zip(evaluation.clip_ids,
-                                     evaluation.predictions,
-                                     evaluation.labels):
-                writer.writerow([clip_id] + ['{:.6f}'.format(v) for v in p] +
-                                ['{:.6f}'.format(v) for v in y])
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with fileio.atomic_open(path, 'w', newline='') as f:
+        writer = csv.writer(f, lineterminator='\n')
+        writer.writerow(('clip',) + TRAITS +
+                        tuple('true_' + t for t in TRAITS))
+        for clip_id, p, y in zip(evaluation.clip_ids,
+                                 evaluation.predictions, evaluation.labels):
+            writer.writerow([clip_id] + ['{:.6f}'.format(v) for v in p] +
+                            ['{:.6f}'.format(v) for v in y])
     return path
 
 

@@ -23,8 +23,8 @@ import importlib.util
 import io
 import json
 import os
-import tempfile
 
+from deep_impression import fileio
 from deep_impression.constants import PAPER_TRAIT_ORDER, TRAITS
 from deep_impression.errors import InputError
 
@@ -114,22 +114,6 @@ def parse_markdown(text):
     return rows
 
 
-def _write_text(path, text):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
-                               suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
-
-
 def write_table(reports_dir, name, rows, first_column, title=None,
                 note=None):
     """Write ``<name>.md``, ``<name>.csv`` and ``<name>.json``.
@@ -139,15 +123,15 @@ def write_table(reports_dir, name, rows, first_column, title=None,
     """
     base = os.path.join(os.fspath(reports_dir), name)
     return {
-        'md': _write_text(base + '.md', to_markdown(rows, first_column,
+        'md': fileio.write_text(base + '.md', to_markdown(rows, first_column,
                                                     title, note)),
-        'csv': _write_text(base + '.csv', to_csv(rows, first_column)),
-        'json': _write_text(base + '.json', to_json(rows, first_column,
+        'csv': fileio.write_text(base + '.csv', to_csv(rows, first_column)),
+        'json': fileio.write_text(base + '.json', to_json(rows, first_column,
                                                     title, note)),
     }
 
 
-# -- the paper's tables ---------------------------------------------------------
+# -- the paper's tables -------------------------------------------------------
 
 TABLE1_TITLE = ('Table 1. Validation accuracy after each third of training '
                 '(1 - mean absolute error)')
@@ -201,21 +185,11 @@ def write_table2(reports_dir, split, scores, baseline=None, paper=None,
                        title, note)
 
 
-# -- plots ----------------------------------------------------------------------
+# -- plots --------------------------------------------------------------------
 
 def _save_figure(fig, path):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
-                               suffix='.tmp', dir=directory)
-    os.close(fd)
-    try:
+    with fileio.atomic_path(path, suffix='.png') as tmp:
         fig.savefig(tmp, format='png', dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
 
 

@@ -26,7 +26,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 
 from deep_impression import _compat  # noqa: F401  (before chainer)
 
@@ -36,6 +35,7 @@ import numpy
 from chainer import training
 from chainer.training import extensions
 
+from deep_impression import fileio
 from deep_impression.constants import (AUDIO_CROP, FRAME_CROP, FRAME_HEIGHT,
                                        FRAME_WIDTH)
 from deep_impression.errors import DeepImpressionError, InputError
@@ -64,7 +64,7 @@ class TrainingDiverged(DeepImpressionError):
     """The loss became NaN or infinite; training stopped before updating."""
 
 
-# -- the learning-rate schedule -------------------------------------------------
+# -- the learning-rate schedule -----------------------------------------------
 
 def phase_ends(epochs):
     """Epochs after which each third of training ends.
@@ -127,7 +127,7 @@ class ThreePhaseSchedule(training.Extension):
         self._set(trainer)
 
 
-# -- loss and updater -----------------------------------------------------------
+# -- loss and updater ---------------------------------------------------------
 
 class Regressor(chainer.Chain):
     """The network with the mean absolute error loss (paper §2.2).
@@ -183,7 +183,7 @@ class Updater(training.updaters.StandardUpdater):
             optimizer.new_epoch(auto=True)
 
 
-# -- random states ----------------------------------------------------------------
+# -- random states ------------------------------------------------------------
 
 def _never(trainer):
     return False
@@ -255,7 +255,7 @@ def _jsonable(obj):
     return obj
 
 
-# -- snapshots --------------------------------------------------------------------
+# -- snapshots ----------------------------------------------------------------
 
 def _all_finite(link):
     for _, param in link.namedparams():
@@ -266,32 +266,12 @@ def _all_finite(link):
 
 
 def write_npz_atomically(path, arrays):
-    """``numpy.savez`` to a temporary file beside ``path``, flushed to disk,
-    then renamed over ``path``: a crash at any point leaves either the old
-    file or the new one, never a half-written file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
-                               suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            numpy.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    try:   # make the rename itself durable
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return path
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    """``numpy.savez`` under a temporary name beside ``path``, flushed to
+    disk, then renamed over ``path`` (:mod:`deep_impression.fileio`): a
+    crash at any point leaves either the old file or the new one, never a
+    half-written file."""
+    with fileio.atomic_open(path, 'wb') as f:
+        numpy.savez(f, **arrays)
     return path
 
 
@@ -354,7 +334,7 @@ class EpochTrigger(object):
         return e in self.epochs or (self.every > 0 and e % self.every == 0)
 
 
-# -- validation at the end of each third ------------------------------------------
+# -- validation at the end of each third --------------------------------------
 
 class ThirdsValidation(training.Extension):
     """Full-clip validation (§2.3) at the end of each third of training.
@@ -414,7 +394,7 @@ class ThirdsValidation(training.Extension):
             self.results = {int(k): v for k, v in json.loads(text).items()}
 
 
-# -- the trainer --------------------------------------------------------------------
+# -- the trainer --------------------------------------------------------------
 
 class _PlainText(object):
     """A stream without the terminal escape PrintReport writes before each
@@ -548,7 +528,7 @@ def resume(trainer):
     return None
 
 
-# -- a whole training run -------------------------------------------------------------
+# -- a whole training run -----------------------------------------------------
 
 def run_config(data_dir, epochs=EPOCHS, batch_size=BATCH_SIZE, seed=0,
                audio_crop=AUDIO_CROP, frame_crop=FRAME_CROP,
@@ -586,15 +566,6 @@ def deviations(config):
     if not diffs:
         return None
     return 'Differs from the paper (§2.2-2.3): ' + '; '.join(diffs) + '.'
-
-
-def _write_json(path, obj):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
-                               suffix='.tmp', dir=directory)
-    with os.fdopen(fd, 'w') as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
 
 
 def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
@@ -653,7 +624,7 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
                     '{!r} (remove {} to start afresh)'.format(
                         config_path, key, config[key], stored.get(key), out))
     os.makedirs(out, exist_ok=True)
-    _write_json(config_path, config)
+    fileio.write_json(config_path, config, indent=2)
 
     train_data = datasets.training_dataset(
         data_dir, 'train', audio_crop=audio_crop, frame_crop=frame_crop,

@@ -166,8 +166,8 @@ def test_evaluate_command(tmp_path, synthetic_store):
     assert sorted(os.listdir(out)) == [
         'predictions_test.csv', 'scatter_test.png', 'table2_test.csv',
         'table2_test.json', 'table2_test.md']
-    back = evaluation.read_predictions_csv(os.path.join(out,
-                                                        'predictions_test.csv'))
+    back = evaluation.read_predictions_csv(
+        os.path.join(out, 'predictions_test.csv'))
     assert len(back.clip_ids) == 2
     assert ((back.predictions >= 0) & (back.predictions <= 1)).all()
 

@@ -190,7 +190,7 @@ def test_train_refuses_to_overwrite_a_run(tmp_path, synthetic_store):
                        validate=False, loaders=0)
 
 
-# -- learning, shown ---------------------------------------------------------------
+# -- learning, shown ----------------------------------------------------------
 #
 # make reproduce's quick run (experiments/configs/quick.json: synthetic
 # clips whose traits depend on the picture and the sound, the paper's
