@@ -109,7 +109,8 @@ def main(argv=None):
         e = config['evaluate']
         _stage('4. evaluation of {} on {}'.format(
             result['model'], ' and '.join(e['splits'])))
-        model = load_model(result['model'], device=args.device)
+        model = load_model(result['model'],
+                           device=args.device or training.default_device())
         reports_dir = os.path.join(run_dir, training.REPORTS_DIR)
         scores = {}
         t = time.time()
