@@ -106,7 +106,7 @@ def save_weights(model, path):
     so an interrupted write never leaves a half-written weight file.
     """
     model_cpu = model.copy(mode='copy')
-    model_cpu.to_cpu()
+    model_cpu.to_device('@numpy')
     with fileio.atomic_path(path) as tmp:
         # compression=True as chainer.serializers.save_npz's default.
         chainer.serializers.save_npz(tmp, model_cpu)
