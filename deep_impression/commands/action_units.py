@@ -13,6 +13,7 @@ import sys
 import numpy
 
 from deep_impression import fileio
+from deep_impression.commands._arguments import add_device, add_weights
 from deep_impression.errors import DeepImpressionError
 
 
@@ -35,11 +36,8 @@ def add_parser(sub):
                    choices=('train', 'validation', 'test'),
                    help='split it is scored on, and the frames of the unit '
                         'analysis (default test)')
-    p.add_argument('--weights', metavar='FILE', default=None,
-                   help='release-format weight file for the unit analysis '
-                        '(default: $DEEP_IMPRESSION_WEIGHTS or weights/model)')
-    p.add_argument('--device', default=None,
-                   help='Chainer device, e.g. @numpy (default) or @cupy:0')
+    add_weights(p, 'release-format weight file for the unit analysis')
+    add_device(p)
     p.add_argument('--no-units', action='store_true',
                    help='skip the unit analysis (needs no weights)')
     p.add_argument('--layer', default='res5b_relu',

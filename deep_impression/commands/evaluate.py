@@ -1,18 +1,8 @@
 """``deep-impression evaluate DATA_DIR --weights FILE --split S``."""
 
-import argparse
 import os
 
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            'expected a positive integer, got {!r}'.format(text))
-    return value
+from deep_impression.commands._arguments import add_device, positive_int
 
 
 def add_parser(sub):
@@ -32,12 +22,11 @@ def add_parser(sub):
     p.add_argument('--out', metavar='DIR', default=None,
                    help='where to write the reports (default: reports/ '
                         'beside the weight file)')
-    p.add_argument('--max-frames', type=_positive_int, default=None,
+    p.add_argument('--max-frames', type=positive_int, default=None,
                    metavar='K',
                    help='at most K evenly spaced frames per clip (default: '
                         'every frame, as the paper)')
-    p.add_argument('--device', default=None,
-                   help='Chainer device, e.g. @numpy (default) or @cupy:0')
+    add_device(p)
     return p
 
 

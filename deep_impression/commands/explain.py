@@ -11,6 +11,7 @@ import os
 import sys
 
 from deep_impression import fileio
+from deep_impression.commands._arguments import add_device, add_weights
 from deep_impression.errors import DeepImpressionError
 from deep_impression.progress import progress
 
@@ -23,11 +24,8 @@ def add_parser(sub):
                     'each trait on frames sampled from each video, and the '
                     'auditory stream\'s map along time.')
     p.add_argument('videos', nargs='+', metavar='VIDEO')
-    p.add_argument('--weights', metavar='FILE', default=None,
-                   help='release-format weight file, released or trained '
-                        '(default: $DEEP_IMPRESSION_WEIGHTS or weights/model)')
-    p.add_argument('--device', default=None,
-                   help='Chainer device, e.g. @numpy (default) or @cupy:0')
+    add_weights(p, 'release-format weight file, released or trained')
+    add_device(p)
     p.add_argument('--out', metavar='DIR', default='.',
                    help='where to write the pictures or JSON (default: .)')
     p.add_argument('--frames', type=int, default=8, metavar='K',

@@ -2,6 +2,8 @@
 
 import sys
 
+from deep_impression.commands._arguments import add_weights
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -13,9 +15,7 @@ def add_parser(sub):
                     'fusion ("clip_audio_features", "clip_visual_features" '
                     '-> "traits"). Use it with `deep-impression predict '
                     '--backend onnxruntime --onnx FILE`.')
-    p.add_argument('--weights', metavar='FILE', default=None,
-                   help='release-format weight file (default: '
-                        '$DEEP_IMPRESSION_WEIGHTS or weights/model)')
+    add_weights(p)
     p.add_argument('--out', metavar='FILE', required=True,
                    help='ONNX file to write (written atomically)')
     return p

@@ -10,6 +10,7 @@ import os
 import sys
 
 from deep_impression import fileio
+from deep_impression.commands._arguments import add_device, add_weights
 from deep_impression.errors import DeepImpressionError
 
 
@@ -32,11 +33,8 @@ def add_source_arguments(p):
     p.add_argument('--split', default='test',
                    choices=('train', 'validation', 'test'),
                    help='split of the store (default: test)')
-    p.add_argument('--weights', metavar='FILE', default=None,
-                   help='release-format weight file (default: '
-                        '$DEEP_IMPRESSION_WEIGHTS or weights/model)')
-    p.add_argument('--device', default=None,
-                   help='Chainer device, e.g. @numpy (default) or @cupy:0')
+    add_weights(p)
+    add_device(p)
     p.add_argument('--frames-per-clip', type=int, default=10, metavar='K',
                    help='frames sampled evenly from each clip (default 10, '
                         'as the paper)')

@@ -7,6 +7,7 @@ import json
 import sys
 
 from deep_impression.backends import BACKENDS
+from deep_impression.commands._arguments import add_device, add_weights
 from deep_impression.constants import FPS, TRAITS
 from deep_impression.errors import DeepImpressionError
 from deep_impression.progress import progress
@@ -17,11 +18,8 @@ def add_parser(sub):
                        description='Predict the apparent Big Five traits of '
                                    'the person in each video.')
     p.add_argument('videos', nargs='+', metavar='VIDEO')
-    p.add_argument('--weights', metavar='FILE', default=None,
-                   help='release-format weight file (default: '
-                        '$DEEP_IMPRESSION_WEIGHTS or weights/model)')
-    p.add_argument('--device', default=None,
-                   help='Chainer device, e.g. @numpy (default) or @cupy:0')
+    add_weights(p)
+    add_device(p)
     p.add_argument('--backend', choices=BACKENDS, default=None,
                    help='chainer (the reference; the default) or '
                         'onnxruntime (fast on the CPU; same values within '

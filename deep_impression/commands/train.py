@@ -1,20 +1,9 @@
 """``deep-impression train DATA_DIR --out RUN_DIR``: train as in the paper."""
 
-import argparse
 import os
 
+from deep_impression.commands._arguments import positive_int
 from deep_impression.constants import AUDIO_CROP, FRAME_CROP
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            'expected a positive integer, got {!r}'.format(text))
-    return value
 
 
 def add_parser(sub):
@@ -30,9 +19,9 @@ def add_parser(sub):
                    help='a store made by `deep-impression preprocess`')
     p.add_argument('--out', required=True, metavar='RUN_DIR',
                    help='run directory (snapshots, log, reports, model)')
-    p.add_argument('--epochs', type=_positive_int, default=training.EPOCHS,
+    p.add_argument('--epochs', type=positive_int, default=training.EPOCHS,
                    help='epochs (default %(default)s, as the paper)')
-    p.add_argument('--batchsize', type=_positive_int,
+    p.add_argument('--batchsize', type=positive_int,
                    default=training.BATCH_SIZE,
                    help='examples per update (default %(default)s)')
     p.add_argument('--device', default=None,
@@ -43,13 +32,13 @@ def add_parser(sub):
                         'snapshot')
     p.add_argument('--seed', type=int, default=0, metavar='K',
                    help='random seed (initial weights, example order, crops)')
-    p.add_argument('--audio-crop', type=_positive_int, default=AUDIO_CROP,
+    p.add_argument('--audio-crop', type=positive_int, default=AUDIO_CROP,
                    metavar='SAMPLES',
                    help='audio crop per example (default %(default)s)')
-    p.add_argument('--frame-crop', type=_positive_int, default=FRAME_CROP,
+    p.add_argument('--frame-crop', type=positive_int, default=FRAME_CROP,
                    metavar='PIXELS',
                    help='square frame crop per example (default %(default)s)')
-    p.add_argument('--val-max-frames', type=_positive_int, default=None,
+    p.add_argument('--val-max-frames', type=positive_int, default=None,
                    metavar='K',
                    help='validate on at most K evenly spaced frames per clip '
                         '(default: every frame, as the paper)')
@@ -58,7 +47,7 @@ def add_parser(sub):
     p.add_argument('--loaders', type=int, default=2, metavar='N',
                    help='data loading processes (default %(default)s; 0 '
                         'loads in the training process)')
-    p.add_argument('--snapshot-every', type=_positive_int, default=10,
+    p.add_argument('--snapshot-every', type=positive_int, default=10,
                    metavar='EPOCHS',
                    help='epochs between snapshots (default %(default)s; also '
                         'at the end of each third)')
