@@ -1,6 +1,5 @@
 """The network against the release's specification (ORIGINAL_RELEASE.md)."""
 
-
 import chainer
 import chainer.functions as F
 import numpy
