@@ -27,6 +27,7 @@ import numpy
 
 from deep_impression.constants import AUDIO_CROP, FRAME_CHUNK, FRAME_CROP
 from deep_impression.errors import DeepImpressionError
+from deep_impression.inputs import even_indices
 from deep_impression.store import ClipStore
 
 logger = logging.getLogger(__name__)
@@ -280,19 +281,6 @@ class FrameReader(object):
     def __call__(self):
         return self.store.iter_frames(self.clip_id, chunk=self.chunk,
                                       indices=self.indices)
-
-
-def even_indices(num_frames, max_frames=None):
-    """Indices of at most ``max_frames`` frames spread evenly over a clip
-    (the middle frame of each of ``max_frames`` equal parts); all frames if
-    ``max_frames`` is None or not smaller than ``num_frames``."""
-    if max_frames is None or max_frames >= num_frames:
-        return numpy.arange(num_frames)
-    if max_frames < 1:
-        raise DeepImpressionError('max_frames must be at least 1, got {}'
-                                  .format(max_frames))
-    return ((numpy.arange(max_frames) + 0.5) * num_frames
-            / max_frames).astype(numpy.int64)
 
 
 class EvaluationDataset(chainer.dataset.DatasetMixin):

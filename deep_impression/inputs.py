@@ -66,3 +66,18 @@ def frames_to_nchw(frames):
     """
     return numpy.ascontiguousarray(
         frames.transpose(0, 3, 1, 2), dtype=numpy.float32)
+
+
+def even_indices(num_frames, max_frames=None):
+    """Indices of at most ``max_frames`` frames spread evenly over a clip.
+
+    The middle frame of each of ``max_frames`` equal parts of the clip; all
+    ``num_frames`` frames when ``max_frames`` is None or not smaller.
+    """
+    if max_frames is None or max_frames >= num_frames:
+        return numpy.arange(num_frames)
+    if max_frames < 1:
+        raise InputError('max_frames must be at least 1, got {}'.format(
+            max_frames))
+    return ((numpy.arange(max_frames) + 0.5) * num_frames
+            / max_frames).astype(numpy.int64)

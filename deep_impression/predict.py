@@ -2,11 +2,10 @@
 
 import math
 
-import numpy
-
 from deep_impression import media
 from deep_impression.constants import FPS
 from deep_impression.errors import InputError
+from deep_impression.inputs import even_indices
 
 
 def predict_video(path, model, backend=None, fps=FPS, max_frames=None):
@@ -66,14 +65,9 @@ def _expected_frames(info, fps):
 
 
 def frame_indices(total, count):
-    """``count`` evenly spaced indices into ``total`` frames.
-
-    The middle of each of ``count`` equal parts of the clip; all frames when
-    ``count >= total``.
-    """
-    if count >= total:
-        return numpy.arange(total)
-    return ((numpy.arange(count) + 0.5) * total / count).astype(numpy.int64)
+    """``count`` evenly spaced indices into ``total`` frames (the middle of
+    each of ``count`` equal parts; all frames when ``count >= total``)."""
+    return even_indices(total, count)
 
 
 def select_frames(chunks, total, count):
