@@ -13,8 +13,8 @@ Public API::
 from deep_impression import _compat  # noqa: F401  (must precede chainer)
 from deep_impression.constants import TRAITS  # noqa: F401
 from deep_impression.errors import DeepImpressionError  # noqa: F401
-from deep_impression.model import AudiovisualNetwork  # noqa: F401
-from deep_impression.predict import predict_video  # noqa: F401
-from deep_impression.weights import load_model, save_weights  # noqa: F401
+from deep_impression.models.audiovisual import AudiovisualNetwork  # noqa: F401
+from deep_impression.inference.predict import predict_video  # noqa: F401
+from deep_impression.models.weights import load_model, save_weights  # noqa: F401
 
 __version__ = '0.1.0'

@@ -1,9 +1,16 @@
 """Atomic file writing: a crash never leaves a half-written file.
 
 Everything the package writes for later use (weights, snapshots, the clip
-store, reports, figures) is written under a temporary name in the target's
-folder, flushed to disk and renamed over the target with ``os.replace``, so
-a reader sees either the old file or the whole new one.
+store, annotations, synthetic clips, reports, figures) is written under a
+temporary name in the target's folder, flushed to disk and renamed over the
+target with ``os.replace``, so a reader sees either the old file or the
+whole new one. Temporary names contain :data:`TEMPORARY_MARK`, so a run
+that was killed can find and remove its leftovers.
+
+Files get the permissions a plain ``open()`` would give them (``0o666``
+less the user's umask), not the ``0o600`` of :func:`tempfile.mkstemp`: a
+trained model or a report is readable by whoever could read a file the
+user saved by hand.
 """
 
 import contextlib
@@ -11,23 +18,49 @@ import json
 import os
 import tempfile
 
+#: Part of every temporary file name (``.NAME.tmp-XXXXXXXX``).
+TEMPORARY_MARK = '.tmp-'
+
+
+def current_umask():
+    """The process's umask, read without changing it where the system says
+    (Linux's ``/proc/self/status``), else by setting and restoring it."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('Umask:'):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def is_temporary(name):
+    """Whether a file name is one of :func:`atomic_path`'s temporaries."""
+    return TEMPORARY_MARK in os.path.basename(name)
+
 
 @contextlib.contextmanager
-def atomic_path(path, suffix='.tmp'):
+def atomic_path(path, suffix=''):
     """Yield a temporary path beside ``path``; rename it to ``path`` on success.
 
     The body writes the temporary file by name (for writers that take a path,
-    such as ``numpy.save`` or ``onnx.save_model``; give ``suffix='.npy'``
-    where the writer appends one otherwise). On an exception the temporary
-    file is removed and ``path`` is untouched.
+    such as ``numpy.save``, ``onnx.save_model`` or ffmpeg; give
+    ``suffix='.npy'`` where the writer appends one otherwise, or the
+    extension a writer needs to choose its format). On an exception the
+    temporary file is removed and ``path`` is untouched.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
-                               suffix=suffix, dir=directory)
+    fd, tmp = tempfile.mkstemp(
+        prefix='.' + os.path.basename(path) + TEMPORARY_MARK,
+        suffix=suffix, dir=directory)
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~current_umask())
         yield tmp
         with open(tmp, 'rb+') as f:
             os.fsync(f.fileno())

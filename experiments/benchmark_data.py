@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
 from deep_impression import _compat  # noqa: F401,E402
-from deep_impression import store  # noqa: E402
+from deep_impression.data import store  # noqa: E402
 from deep_impression.constants import (FPS, FRAME_HEIGHT, FRAME_WIDTH,  # noqa
                                        SAMPLE_RATE, TRAITS)
 
@@ -176,7 +176,7 @@ def make_store(root, frames, n_clips, seed=0):
 
 def bench_training(root, processes, batches, batch_size=32):
     import chainer
-    from deep_impression.datasets import training_dataset
+    from deep_impression.data.datasets import training_dataset
     dataset = training_dataset(root, 'train')
     results = {}
     # Main process only: the cost of one example on one core.
@@ -205,8 +205,8 @@ def bench_training(root, processes, batches, batch_size=32):
 
 
 def bench_preprocessing(tmp, n_clips, jobs):
-    from deep_impression.preprocess import preprocess
-    from deep_impression.synth import make_dataset
+    from deep_impression.data.preprocess import preprocess
+    from deep_impression.data.synth import make_dataset
     raw = os.path.join(tmp, 'raw')
     start = time.perf_counter()
     make_dataset(raw, train=n_clips, val=0, test=0, seconds=CLIP_SECONDS,

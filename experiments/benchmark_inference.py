@@ -7,8 +7,8 @@ of its own so that peak resident memory (``VmHWM``) is its own:
 
 * ``chainer``: the reference (:class:`AudiovisualNetwork.predict`), CPU;
 * ``chainer-gpu``: the same on ``@cupy:0``, only when CuPy sees a GPU;
-* ``onnxruntime``: :class:`~deep_impression.backends.OnnxRuntimeModel`,
-  fp32, graph from :mod:`deep_impression.onnx_export`;
+* ``onnxruntime``: :class:`~deep_impression.inference.backends.OnnxRuntimeModel`,
+  fp32, graph from :mod:`deep_impression.inference.onnx_export`;
 * ``onnxruntime-int8``: the same with the visual stream quantised to int8
   (ONNX Runtime static QDQ quantisation, per-channel weights, calibrated on
   synthetic frames that are not the benchmark's);
@@ -135,8 +135,8 @@ def make_synthetic_weights(path, seed=0):
     from deep_impression import _compat  # noqa: F401
     import chainer
     import chainer.links as L
-    from deep_impression.model import AudiovisualNetwork
-    from deep_impression.weights import save_weights
+    from deep_impression.models.audiovisual import AudiovisualNetwork
+    from deep_impression.models.weights import save_weights
     numpy.random.seed(seed)
     model = AudiovisualNetwork()
     rng = numpy.random.RandomState(seed)
@@ -181,7 +181,7 @@ def torch_network(chainer_model):
     import torch
     import torch.nn as nn
     import torch.nn.functional as tF
-    from deep_impression.model import AUDITORY, BLOCKS, CHANNELS, VISUAL
+    from deep_impression.models.audiovisual import AUDITORY, BLOCKS, CHANNELS, VISUAL
 
     def conv(c_in, c_out, geometry):
         (kh, kw), (sh, sw), (ph, pw) = geometry
@@ -276,22 +276,26 @@ class TorchModel(object):
         self.net = torch_network(chainer_model)
         self.batch_size = batch_size
 
+    @property
+    def frame_batch(self):
+        return self.batch_size
+
     def predict(self, audio, frames):
+        from deep_impression.inference import clip
+        return clip.predict_clip(self, audio, frames)
+
+    def frame_features(self, frames):
         from deep_impression import inputs
+        with self.torch.inference_mode():
+            return self.net.vis(self.torch.from_numpy(
+                inputs.frames_to_nchw(frames))).numpy()
+
+    def fuse_features(self, audio_features, visual_features):
         torch = self.torch
         with torch.inference_mode():
-            a = self.net.aud(torch.from_numpy(audio.reshape(1, 1, 1, -1)))[0]
-            total, count = None, 0
-            for chunk in inputs.frame_chunks(frames, FRAME_CHUNK):
-                for s in range(0, len(chunk), self.batch_size):
-                    x = torch.from_numpy(inputs.frames_to_nchw(
-                        chunk[s:s + self.batch_size]))
-                    f = self.net.vis(x).double().sum(0)
-                    total = f if total is None else total + f
-                    count += len(x)
-            v = (total / count).float()
-            y = self.net.fc(torch.cat([a, v])[None])
-            return ((torch.tanh(y) + 1) / 2)[0].numpy()
+            y = self.net.fc(torch.cat([torch.from_numpy(audio_features),
+                                       torch.from_numpy(visual_features)], 1))
+            return ((torch.tanh(y) + 1) / 2).numpy()
 
     def audio_features(self, audio):
         with self.torch.inference_mode():
@@ -310,7 +314,8 @@ def quantize_visual_stream(onnx_model, out_path, calibration_frames,
     """
     import onnx
     from onnxruntime import quantization as q
-    from deep_impression import inputs, onnx_export
+    from deep_impression import inputs
+    from deep_impression.inference import onnx_export
     fp32_path = out_path + '.fp32.onnx'
     onnx.save_model(onnx_export.submodel(onnx_model, 'visual_stream'),
                     fp32_path)
@@ -356,8 +361,8 @@ def run_path(path, config):
     """Time one path on the benchmark clip; a dict of figures."""
     from deep_impression import _compat  # noqa: F401
     import chainer
-    from deep_impression import backends
-    from deep_impression.weights import load_model
+    from deep_impression.inference import backends
+    from deep_impression.models.weights import load_model
     n = config['frames']
     audio = synthetic_audio(CLIP_SAMPLES, seed=2)
     t_setup = time.perf_counter()
@@ -385,7 +390,7 @@ def run_path(path, config):
                     a.reshape(1, 1, 1, -1))).array
     elif path.startswith('onnxruntime'):
         chainer_model = load_model(config['weights'])
-        from deep_impression import onnx_export
+        from deep_impression.inference import onnx_export
         onnx_model = onnx_export.export(chainer_model)
         visual = None
         if path == 'onnxruntime-int8':
@@ -565,7 +570,7 @@ def main(argv=None):
                 batch_size=args.batch_size, threads=args.threads,
                 optimization=args.optimization,
                 calibration_frames=args.calibration_frames)
-    from deep_impression.backends import available_cores
+    from deep_impression.inference.backends import available_cores
     machine = dict(cores=available_cores(), processor=platform.processor() or
                    platform.machine(), python=platform.python_version(),
                    load_average_1min=os.getloadavg()[0])

@@ -1,10 +1,10 @@
 """How much fewer frames move the five values: ``--fps`` and ``--max-frames``.
 
 The release runs every frame at 25 frames/s (375 for a 15-s clip). Here each
-synthetic clip (:mod:`deep_impression.synth`: moving "head", background
+synthetic clip (:mod:`deep_impression.data.synth`: moving "head", background
 colour, voice-like sound) is predicted with all frames and with fewer, the
 audio always whole, through the ONNX Runtime backend (equal to Chainer
-within 1e-4), exactly as :func:`~deep_impression.predict.predict_video`
+within 1e-4), exactly as :func:`~deep_impression.inference.predict.predict_video`
 subsamples:
 
 * ``max_frames=K``: K evenly spaced frames of the 25 frames/s stream;
@@ -59,10 +59,12 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     import benchmark_inference as bench
-    from deep_impression import backends, media, onnx_export, synth
-    from deep_impression.predict import frame_indices
+    from deep_impression.inference import backends, onnx_export
+    from deep_impression import media
+    from deep_impression.data import synth
+    from deep_impression.inputs import even_indices as frame_indices
     from deep_impression.progress import progress
-    from deep_impression.weights import load_model
+    from deep_impression.models.weights import load_model
 
     work = args.out or tempfile.mkdtemp(prefix='subsampling-')
     os.makedirs(work, exist_ok=True)
@@ -140,7 +142,7 @@ def main(argv=None):
         bench.fit_fc(chainer_model, audio_features,
                      numpy.array(visual['all']), seed=args.seed)
     fusion = backends.OnnxRuntimeModel.from_chainer(chainer_model)
-    values = {s: fusion.fuse(audio_features, numpy.array(v))
+    values = {s: fusion.fuse_features(audio_features, numpy.array(v))
               for s, v in visual.items() if v}
 
     ref = values['all']

@@ -1,7 +1,7 @@
 """``make reproduce``: the paper's training and evaluation, end to end.
 
 With no ``--data``: make the synthetic stand-in for ChaLearn First
-Impressions (``deep_impression.synth``), preprocess it, train with the
+Impressions (``deep_impression.data.synth``), preprocess it, train with the
 paper's recipe shortened as ``experiments/configs/quick.json`` says (so
 the whole run fits in 15 minutes on a 2-core CPU), evaluate on the
 validation and test splits, print Tables 1 and 2, and check that the
@@ -52,10 +52,11 @@ def main(argv=None):
                         help='processes for making and preprocessing clips')
     args = parser.parse_args(argv)
 
-    from deep_impression import evaluation, reports, training
+    from deep_impression import evaluation, training
+    from deep_impression.evaluation import reports
     from deep_impression.errors import DeepImpressionError
-    from deep_impression.preprocess import preprocess
-    from deep_impression.weights import load_model
+    from deep_impression.data.preprocess import preprocess
+    from deep_impression.models.weights import load_model
 
     config_path = args.config or os.path.join(
         CONFIGS, 'paper.json' if args.data else 'quick.json')
@@ -71,7 +72,7 @@ def main(argv=None):
         if args.data:
             raw = args.data
         else:
-            from deep_impression.synth import make_dataset
+            from deep_impression.data.synth import make_dataset
             raw = os.path.join(out, 'raw')
             s = config['synth']
             _stage('1. synthetic ChaLearn-format release -> {}'.format(raw))

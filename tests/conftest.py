@@ -17,7 +17,7 @@ SYNTHETIC = dict(train=6, val=2, test=2, seconds=2.0, size=(160, 90), fps=30,
 @pytest.fixture(scope='session')
 def synthetic_raw(tmp_path_factory):
     """Path (str) of the session's synthetic raw release."""
-    from deep_impression.synth import make_dataset
+    from deep_impression.data.synth import make_dataset
     path = tmp_path_factory.mktemp('synthetic') / 'raw'
     make_dataset(str(path), jobs=2, **SYNTHETIC)
     return str(path)
@@ -26,7 +26,7 @@ def synthetic_raw(tmp_path_factory):
 @pytest.fixture(scope='session')
 def synthetic_store(synthetic_raw, tmp_path_factory):
     """Path (str) of the clip store made from ``synthetic_raw``."""
-    from deep_impression.preprocess import preprocess
+    from deep_impression.data.preprocess import preprocess
     path = tmp_path_factory.mktemp('synthetic') / 'store'
     summary = preprocess(synthetic_raw, str(path), jobs=2)
     assert not summary['failed'], summary['failed']

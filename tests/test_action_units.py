@@ -186,7 +186,7 @@ def test_unit_matches_against_set_intersection():
 # -- the command on the synthetic store -------------------------------------
 
 def test_action_units_command(synthetic_store, tmp_path, capsys):
-    from deep_impression.store import ClipStore
+    from deep_impression.data.store import ClipStore
     store = ClipStore(synthetic_store)
     csv_dir = tmp_path / 'openface'
     csv_dir.mkdir()
@@ -210,8 +210,8 @@ def test_action_units_command(synthetic_store, tmp_path, capsys):
         b'\x89PNG'
     assert 'Linear model' in (out / 'action_units.md').read_text()
     # With a network: the best unit per AU over the test split's frames.
-    from deep_impression.model import AudiovisualNetwork
-    from deep_impression.weights import save_weights
+    from deep_impression.models.audiovisual import AudiovisualNetwork
+    from deep_impression.models.weights import save_weights
     weights = save_weights(AudiovisualNetwork(), str(tmp_path / 'model'))
     assert main(['action-units', str(csv_dir), '--store', synthetic_store,
                  '--out', str(out), '--weights', weights,

@@ -11,10 +11,11 @@ import pytest
 from deep_impression import _compat  # noqa: F401
 from deep_impression.cli import main
 from deep_impression.constants import TRAITS
+from deep_impression.inputs import even_indices
 from deep_impression.interpret import cam as cam_module
 from deep_impression.interpret.fields import receptive_fields
-from deep_impression.model import AudiovisualNetwork, VISUAL
-from deep_impression.weights import save_weights
+from deep_impression.models.audiovisual import AudiovisualNetwork, VISUAL
+from deep_impression.models.weights import save_weights
 
 sys.path.insert(0, os.path.dirname(__file__))
 from clips import make_clip  # noqa: E402
@@ -59,9 +60,14 @@ def test_visual_map_mean_is_visual_part_of_pre_tanh_value(net, frames):
         pool5 = net.vis(x).array.astype(numpy.float64)
     W = net.fc.W.array.astype(numpy.float64)
     expected = pool5 @ W[:, 256:].T
+    # float32 results (batches of 2 against one batch of 3, so BLAS sums in
+    # another order) against float64: errors scale with the largest
+    # magnitude in the computation (features reach ~3000 here), so the
+    # tolerance is a few float32 epsilons of that scale.
     numpy.testing.assert_allclose(cams.mean(axis=(2, 3)), expected,
-                                  atol=1e-5, rtol=0)
-    numpy.testing.assert_allclose(features, pool5, rtol=1e-6, atol=1e-5)
+                                  atol=1e-6 * abs(expected).max(), rtol=0)
+    numpy.testing.assert_allclose(features, pool5,
+                                  atol=1e-6 * abs(pool5).max(), rtol=0)
 
 
 def test_maps_add_up_to_the_prediction(net, frames):
@@ -113,8 +119,8 @@ def test_receptive_fields_hold_in_the_network():
 
 
 def test_sample_indices_spread_over_clip():
-    assert list(cam_module.sample_indices(100, 4)) == [12, 37, 62, 87]
-    assert list(cam_module.sample_indices(3, 8)) == [0, 1, 2]
+    assert list(even_indices(100, 4)) == [12, 37, 62, 87]
+    assert list(even_indices(3, 8)) == [0, 1, 2]
 
 
 def test_explain_command_writes_contact_sheet_and_json(tmp_path, weights):

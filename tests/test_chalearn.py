@@ -10,7 +10,7 @@ import zipfile
 import numpy
 import pytest
 
-from deep_impression import chalearn
+from deep_impression.data import chalearn
 from deep_impression.constants import TRAITS
 from deep_impression.errors import DeepImpressionError
 

@@ -12,8 +12,8 @@ import pytest
 
 from deep_impression.cli import main
 from deep_impression.constants import TRAITS
-from deep_impression.predict import predict_video
-from deep_impression.weights import load_model
+from deep_impression.inference.predict import predict_video
+from deep_impression.models.weights import load_model
 
 import clips
 import reference

@@ -9,9 +9,9 @@ import chainer
 import numpy
 import pytest
 
-from deep_impression import datasets, store
+from deep_impression.data import datasets, store
 from deep_impression.constants import AUDIO_CROP, FRAME_CROP
-from deep_impression.store import ClipStore
+from deep_impression.data.store import ClipStore
 
 from conftest import SYNTHETIC
 
@@ -145,7 +145,7 @@ def test_broken_clip_is_logged_and_replaced(synthetic_store, tmp_path,
     broken = s.clip_ids('train')[0]
     os.remove(store.frames_path(root, broken))
     ds = datasets.training_dataset(root, 'train')
-    with caplog.at_level(logging.WARNING, logger='deep_impression.datasets'):
+    with caplog.at_level(logging.WARNING, logger='deep_impression.data.datasets'):
         audio, frame, labels = ds[0]
     assert frame.shape == (3, 224, 224)
     assert broken in caplog.text

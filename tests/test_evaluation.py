@@ -138,7 +138,7 @@ def test_evaluate_split_on_a_store(synthetic_store):
     result, baseline = evaluation.evaluate_split(
         model, synthetic_store, 'validation', max_frames=3,
         show_progress=False)
-    from deep_impression.store import ClipStore
+    from deep_impression.data.store import ClipStore
     store = ClipStore(synthetic_store)
     ids = store.clip_ids('validation')
     assert result.clip_ids == ids
@@ -151,8 +151,8 @@ def test_evaluate_split_on_a_store(synthetic_store):
 
 
 def test_evaluate_command(tmp_path, synthetic_store):
-    from deep_impression.model import AudiovisualNetwork
-    from deep_impression.weights import save_weights
+    from deep_impression.models.audiovisual import AudiovisualNetwork
+    from deep_impression.models.weights import save_weights
     numpy.random.seed(0)
     weights = save_weights(AudiovisualNetwork(), str(tmp_path / 'model'))
     out = str(tmp_path / 'reports')

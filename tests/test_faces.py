@@ -189,7 +189,7 @@ def test_face_overlap_ranks_frames_and_pools_traits():
 
 def test_preprocess_faces_stores_aligned_crops(synthetic_raw, tmp_path,
                                                capsys):
-    from deep_impression.store import ClipStore
+    from deep_impression.data.store import ClipStore
     raw = tmp_path / 'raw'
     shutil.copytree(synthetic_raw, str(raw))
     clips = sorted(glob.glob(str(raw / '**' / '*.mp4'), recursive=True))

@@ -5,8 +5,8 @@ import pytest
 
 from deep_impression import media
 from deep_impression.errors import MediaError
-from deep_impression.predict import predict_video
-from deep_impression.weights import load_model
+from deep_impression.inference.predict import predict_video
+from deep_impression.models.weights import load_model
 
 import clips
 import reference

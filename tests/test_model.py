@@ -6,9 +6,9 @@ import numpy
 import pytest
 
 import deep_impression
-from deep_impression import model as model_module
+from deep_impression.models import audiovisual as model_module
 from deep_impression.errors import InputError
-from deep_impression.model import AudiovisualNetwork, count_parameters
+from deep_impression.models.audiovisual import AudiovisualNetwork, count_parameters
 
 import reference
 

@@ -18,13 +18,14 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper
 
-from deep_impression import backends, cli, media, onnx_export
+from deep_impression.inference import backends, onnx_export
+from deep_impression import cli, media
 from deep_impression.constants import TRAITS
 from deep_impression.errors import InputError, WeightsError
-from deep_impression.model import AUDITORY, VISUAL, AudiovisualNetwork
-from deep_impression.predict import (frame_indices, predict_video,
-                                     select_frames)
-from deep_impression.weights import save_weights
+from deep_impression.models.audiovisual import AUDITORY, VISUAL, AudiovisualNetwork
+from deep_impression.inputs import even_indices as frame_indices
+from deep_impression.inference.predict import predict_video, select_frames
+from deep_impression.models.weights import save_weights
 
 import clips
 

@@ -13,11 +13,12 @@ import time
 import numpy
 import pytest
 
-from deep_impression import chalearn, cli, media, store, synth
+from deep_impression.data import chalearn, store, synth
+from deep_impression import cli, media
 from deep_impression.constants import TRAITS
 from deep_impression.errors import DeepImpressionError
-from deep_impression.preprocess import preprocess
-from deep_impression.store import ClipStore
+from deep_impression.data.preprocess import preprocess
+from deep_impression.data.store import ClipStore
 
 from clips import make_clip
 from conftest import SYNTHETIC
@@ -129,7 +130,7 @@ def test_killed_run_resumes_to_a_consistent_store(synthetic_raw, tmp_path):
     out = str(tmp_path / 'store')
     manifest = os.path.join(out, 'manifest.jsonl')
     code = ('import sys; sys.path.insert(0, {!r}); '
-            'from deep_impression.preprocess import preprocess; '
+            'from deep_impression.data.preprocess import preprocess; '
             'preprocess({!r}, {!r}, jobs=1)').format(
                 os.path.dirname(HERE), synthetic_raw, out)
     proc = subprocess.Popen([sys.executable, '-c', code],
@@ -158,7 +159,7 @@ def test_killed_run_resumes_to_a_consistent_store(synthetic_raw, tmp_path):
 
 
 def test_interrupted_run_with_leftovers(synthetic_raw, tmp_path, monkeypatch):
-    from deep_impression import preprocess as module
+    from deep_impression.data import preprocess as module
     out = str(tmp_path / 'store')
     real = module.process_clip
     calls = []

@@ -8,7 +8,9 @@ import os
 import numpy
 import pytest
 
-from deep_impression import evaluation, reports
+from deep_impression import evaluation
+from deep_impression.evaluation import reports
+from deep_impression.visualizations import reports as visual_reports
 from deep_impression.constants import PAPER_TRAIT_ORDER, TRAITS
 
 HEADER = ['Epoch', 'Average', 'Openness', 'Agreeableness',
@@ -114,7 +116,7 @@ def test_scatter_plot_is_a_png(tmp_path):
     import matplotlib.image
     rng = numpy.random.RandomState(0)
     labels = rng.uniform(0, 1, (10, len(TRAITS)))
-    path = reports.scatter_plot(str(tmp_path / 'scatter.png'),
+    path = visual_reports.scatter_plot(str(tmp_path / 'scatter.png'),
                                 labels * 0.5 + 0.25, labels, title='t')
     image = matplotlib.image.imread(path)
     assert image.ndim == 3 and image.shape[1] > 3 * image.shape[0]

@@ -10,7 +10,8 @@ import subprocess
 
 import numpy
 
-from deep_impression import chalearn, media, synth
+from deep_impression.data import chalearn, synth
+from deep_impression import media
 from deep_impression.constants import TRAITS
 
 from conftest import SYNTHETIC

@@ -11,7 +11,7 @@ from deep_impression import _compat  # noqa: F401
 import chainer
 
 from deep_impression import training
-from deep_impression.model import AudiovisualNetwork
+from deep_impression.models.audiovisual import AudiovisualNetwork
 
 # Tiny crops keep a CPU step well under a second.
 AUDIO, CROP = 1024, 32
@@ -206,8 +206,8 @@ QUICK_CONFIG = os.path.join(os.path.dirname(os.path.dirname(
 def test_training_beats_the_constant_predictor(tmp_path):
     import json
     from deep_impression import evaluation
-    from deep_impression.preprocess import preprocess
-    from deep_impression.synth import make_dataset
+    from deep_impression.data.preprocess import preprocess
+    from deep_impression.data.synth import make_dataset
     with open(QUICK_CONFIG) as f:
         config = json.load(f)
     s, p, t = config['synth'], config['preprocess'], config['train']

@@ -5,9 +5,10 @@ import numpy
 import pytest
 
 from deep_impression import _compat  # noqa: F401
-from deep_impression.interpret import figures, units
+from deep_impression.interpret import units
+from deep_impression.visualizations import interpretation as figures
 from deep_impression.interpret.fields import ReceptiveField
-from deep_impression.model import AudiovisualNetwork
+from deep_impression.models.audiovisual import AudiovisualNetwork
 
 
 class FakeSource(object):

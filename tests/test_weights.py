@@ -8,8 +8,8 @@ import pytest
 
 import deep_impression
 from deep_impression.errors import WeightsError
-from deep_impression.model import AudiovisualNetwork
-from deep_impression.weights import (check_weights, expected_arrays,
+from deep_impression.models.audiovisual import AudiovisualNetwork
+from deep_impression.models.weights import (check_weights, expected_arrays,
                                      load_model, save_weights)
 
 import reference

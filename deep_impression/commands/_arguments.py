@@ -17,7 +17,7 @@ def positive_int(text):
 
 def add_weights(parser, help_prefix='release-format weight file'):
     """``--weights FILE``, defaulting to $DEEP_IMPRESSION_WEIGHTS or
-    weights/model (see :func:`deep_impression.weights.default_weights_path`)."""
+    weights/model (see :func:`deep_impression.models.weights.default_weights_path`)."""
     parser.add_argument(
         '--weights', metavar='FILE', default=None,
         help=help_prefix + ' (default: $DEEP_IMPRESSION_WEIGHTS or '

@@ -60,7 +60,7 @@ def unit_frames(model, source, openface_dir, layer, frames_per_clip):
     """AU intensities and unit responses of frames sampled from each clip
     that has an OpenFace CSV; frames OpenFace did not track are left out."""
     from deep_impression.interpret import action_units, openface, units
-    from deep_impression.interpret.cam import sample_indices
+    from deep_impression.inputs import even_indices
     from deep_impression.progress import progress
     au_rows, unit_rows = [], []
     for clip_id in progress(source.clip_ids, desc='AU frames', unit='clip'):
@@ -68,7 +68,7 @@ def unit_frames(model, source, openface_dir, layer, frames_per_clip):
         if path is None:
             continue
         track = openface.read_csv(path, require_aus=True)
-        idx = sample_indices(source.num_frames(clip_id), frames_per_clip)
+        idx = even_indices(source.num_frames(clip_id), frames_per_clip)
         au = action_units.frame_au_values(track, idx, source.fps)
         keep = numpy.isfinite(au).all(axis=1)
         if not keep.any():
@@ -128,7 +128,8 @@ def report(result):
 
 def run(args):
     from deep_impression.evaluation import accuracy_dict, constant_accuracy
-    from deep_impression.interpret import action_units, figures
+    from deep_impression.interpret import action_units
+    from deep_impression.visualizations import interpretation as figures
     from deep_impression.interpret.sources import StoreSource
     if args.top < 1 or args.frames_per_clip < 1:
         raise DeepImpressionError('--top and --frames-per-clip: need at '
@@ -174,7 +175,7 @@ def run(args):
     paths = [figures.au_correlation_figure(
         r, p, os.path.join(args.out, 'action_units_correlations.png'))]
     if not args.no_units:
-        from deep_impression.weights import load_model
+        from deep_impression.models.weights import load_model
         net = load_model(args.weights, device=args.device)
         au, unit_values = unit_frames(net, source, args.openface_dir,
                                       args.layer, args.frames_per_clip)

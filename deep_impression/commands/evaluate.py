@@ -31,8 +31,9 @@ def add_parser(sub):
 
 
 def run(args):
-    from deep_impression import evaluation, reports
-    from deep_impression.weights import load_model
+    from deep_impression import evaluation
+    from deep_impression.evaluation import reports
+    from deep_impression.models.weights import load_model
     model = load_model(args.weights, device=args.device)
     out = args.out or os.path.join(
         os.path.dirname(os.path.abspath(args.weights)), 'reports')

@@ -43,9 +43,9 @@ def _stem(path):
 
 def run(args):
     from deep_impression.constants import TRAITS
-    from deep_impression.interpret import figures
+    from deep_impression.visualizations import interpretation as figures
     from deep_impression.interpret.cam import explain_video, summary
-    from deep_impression.weights import load_model
+    from deep_impression.models.weights import load_model
     if args.frames < 1:
         raise DeepImpressionError('--frames: need at least 1, got {}'.format(
             args.frames))

@@ -22,7 +22,7 @@ def add_parser(sub):
 
 
 def run(args):
-    from deep_impression.onnx_export import export_file
+    from deep_impression.inference.onnx_export import export_file
     path = export_file(args.weights, args.out)
     print('deep-impression: wrote {}'.format(path), file=sys.stderr)
     return 0

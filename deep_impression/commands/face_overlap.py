@@ -73,7 +73,8 @@ def add_parser(sub):
 def run(args):
     from deep_impression.interpret import overlap
     from deep_impression.interpret.sources import open_source
-    from deep_impression.weights import load_model
+    from deep_impression.visualizations import interpretation as figures
+    from deep_impression.models.weights import load_model
     check_counts(args)
     source = open_source(args.store, args.split, args.videos)
     faces = None
@@ -90,7 +91,7 @@ def run(args):
         fileio.write_text(os.path.join(args.out, 'face_overlap.md'), text),
         fileio.write_text(os.path.join(args.out, 'face_overlap.json'),
                           json.dumps(result, indent=1) + '\n'),
-        overlap.top_frames_figure(
+        figures.overlap_top_frames_figure(
             scores, result, source,
             os.path.join(args.out, 'face_overlap_top_frames.png')),
     ]

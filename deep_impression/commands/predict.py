@@ -6,7 +6,7 @@ import io
 import json
 import sys
 
-from deep_impression.backends import BACKENDS
+from deep_impression.inference.backends import BACKENDS
 from deep_impression.commands._arguments import add_device, add_weights
 from deep_impression.constants import FPS, TRAITS
 from deep_impression.errors import DeepImpressionError
@@ -78,8 +78,8 @@ def format_results(rows, fmt):
 
 
 def run(args):
-    from deep_impression.backends import load_backend
-    from deep_impression.predict import predict_video
+    from deep_impression.inference.backends import load_backend
+    from deep_impression.inference.predict import predict_video
     backend = args.backend or ('onnxruntime' if args.onnx else 'chainer')
     model = load_backend(backend, weights=args.weights, onnx=args.onnx,
                          device=args.device)

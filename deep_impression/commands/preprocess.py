@@ -27,8 +27,8 @@ def add_parser(sub):
 
 
 def run(args):
-    from deep_impression import store
-    from deep_impression.preprocess import preprocess, print_summary
+    from deep_impression.data import store
+    from deep_impression.data.preprocess import preprocess, print_summary
     transform = None
     if args.faces:
         from deep_impression.interpret.faces import FaceCrops

@@ -44,7 +44,7 @@ def add_parser(sub):
 
 
 def run(args):
-    from deep_impression.synth import make_dataset
+    from deep_impression.data.synth import make_dataset
     fps = int(args.fps) if float(args.fps).is_integer() else args.fps
     clips = make_dataset(args.out_dir, train=args.train, val=args.val,
                          test=args.test, seconds=args.seconds,

@@ -102,9 +102,10 @@ def report(analysis, responses, source_name, layer, n_units=10):
 
 
 def run(args):
-    from deep_impression.interpret import figures, units
+    from deep_impression.interpret import units
+    from deep_impression.visualizations import interpretation as figures
     from deep_impression.interpret.sources import open_source
-    from deep_impression.weights import load_model
+    from deep_impression.models.weights import load_model
     check_counts(args)
     layers = (list(units.LAYERS) if args.layers == 'all'
               else [s.strip() for s in args.layers.split(',') if s.strip()])

@@ -28,7 +28,7 @@ from deep_impression import inputs, media
 from deep_impression.constants import FPS, SAMPLE_RATE, TRAITS
 from deep_impression.errors import InputError, MediaError
 from deep_impression.interpret.fields import field_centre, receptive_fields
-from deep_impression.model import AUDITORY, CHANNELS
+from deep_impression.models.audiovisual import AUDITORY, CHANNELS
 
 #: The layer whose units CAM weighs: the last block of each stream.
 CAM_LAYER = 'res5b_relu'
@@ -54,7 +54,7 @@ def visual_maps(model, frames, batch=16):
     """Visual class activation maps and pooled features of frames.
 
     Args:
-        model: an :class:`~deep_impression.model.AudiovisualNetwork`.
+        model: an :class:`~deep_impression.models.audiovisual.AudiovisualNetwork`.
         frames: ``(T, H, W, 3)`` uint8 RGB frames (any size >= 32x32).
         batch: frames per forward pass.
 
@@ -93,7 +93,7 @@ def audio_map(model, audio):
     """Temporal class activation map of a clip's audio.
 
     Args:
-        model: an :class:`~deep_impression.model.AudiovisualNetwork`.
+        model: an :class:`~deep_impression.models.audiovisual.AudiovisualNetwork`.
         audio: 1-D float32 16 kHz samples in [-1, 1] (the whole clip, as
             the release runs it).
 
@@ -129,11 +129,7 @@ def frame_predictions(model, audio_features, visual_features):
     v = numpy.asarray(visual_features, numpy.float32)
     a = numpy.broadcast_to(numpy.asarray(audio_features, numpy.float32),
                            (len(v), len(audio_features)))
-    with chainer.using_config('train', False), \
-            chainer.using_config('enable_backprop', False):
-        y = model.fuse(model.device.send(numpy.ascontiguousarray(a)),
-                       model.device.send(v))
-    return _to_cpu(y.array).astype(numpy.float32)
+    return numpy.asarray(model.fuse_features(a, v), dtype=numpy.float32)
 
 
 def upsample(cam, height, width):
@@ -142,15 +138,6 @@ def upsample(cam, height, width):
     import cv2
     return cv2.resize(numpy.asarray(cam, numpy.float32), (width, height),
                       interpolation=cv2.INTER_LINEAR)
-
-
-def sample_indices(n_frames, k):
-    """``min(k, n_frames)`` frame indices spread evenly over a clip."""
-    if n_frames <= 0:
-        return numpy.zeros(0, dtype=int)
-    k = min(k, n_frames)
-    return numpy.unique(numpy.round(
-        (numpy.arange(k) + 0.5) * n_frames / k - 0.5).astype(int))
 
 
 Explanation = collections.namedtuple('Explanation', [
@@ -192,7 +179,7 @@ def explain_video(path, model, k=8):
         raise InputError('--frames: need at least 1 frame, got {}'.format(k))
     audio = media.load_clip_audio(path)
     n = sum(len(chunk) for chunk in media.iter_frames(path))
-    wanted = sample_indices(n, k)
+    wanted = inputs.even_indices(n, k)
     kept, start = [], 0
     for chunk in media.iter_frames(path):
         for i in wanted[(wanted >= start) & (wanted < start + len(chunk))]:

@@ -241,7 +241,7 @@ class FaceCrops(object):
 def dropped_frames(store_dir):
     """``(frames kept, frames dropped, clips)`` of a faces-only store, from
     its manifest (clips where no frame had a face are failures there)."""
-    from deep_impression.store import read_manifest
+    from deep_impression.data.store import read_manifest
     kept = dropped = clips = 0
     for record in read_manifest(store_dir).values():
         if record.get('status') == 'ok':

@@ -15,7 +15,7 @@ the frame, centred where the unit is most active.
 
 import collections
 
-from deep_impression.model import BLOCKS
+from deep_impression.models.audiovisual import BLOCKS
 
 ReceptiveField = collections.namedtuple('ReceptiveField',
                                         ['size', 'jump', 'start'])
@@ -41,8 +41,8 @@ def receptive_fields(geometry):
     """Receptive fields of every spatial layer of a stream.
 
     Args:
-        geometry: :data:`~deep_impression.model.VISUAL` or
-            :data:`~deep_impression.model.AUDITORY`.
+        geometry: :data:`~deep_impression.models.audiovisual.VISUAL` or
+            :data:`~deep_impression.models.audiovisual.AUDITORY`.
 
     Returns:
         dict from layer name (``conv1_relu`` ... ``res5b_relu``) to

@@ -23,6 +23,7 @@ import numpy
 
 from deep_impression.constants import TRAITS
 from deep_impression.errors import DeepImpressionError
+from deep_impression.inputs import even_indices
 from deep_impression.interpret import cam as cam_module
 from deep_impression.progress import progress
 
@@ -116,7 +117,7 @@ def score_frames(model, source, frames_per_clip=10, faces=None):
     from each clip (the paper used 10 frames per video).
 
     Args:
-        model: an :class:`~deep_impression.model.AudiovisualNetwork`.
+        model: an :class:`~deep_impression.models.audiovisual.AudiovisualNetwork`.
         source: a :mod:`~deep_impression.interpret.sources` source.
         frames_per_clip: frames sampled per clip.
         faces: a :class:`~deep_impression.interpret.faces.FaceDetector`
@@ -131,7 +132,7 @@ def score_frames(model, source, frames_per_clip=10, faces=None):
     frame_size = None
     for clip_id in progress(source.clip_ids, desc='frames', unit='clip'):
         amap = cam_module.audio_map(model, source.audio(clip_id))
-        idx = cam_module.sample_indices(source.num_frames(clip_id),
+        idx = even_indices(source.num_frames(clip_id),
                                         frames_per_clip)
         frames = source.frames(clip_id, idx)
         if frame_size is None:
@@ -251,37 +252,3 @@ def report_markdown(result, source_name=''):
                   PAPER['mean_overlap'], 100 * PAPER['share_at_least_0.9']),
               '']
     return '\n'.join(lines)
-
-
-def top_frames_figure(scores, result, source, path, columns=8):
-    """Rows of traits, columns of each trait's top frames: the map over the
-    frame, the face box (green) and the ``M_CAM`` outline (white)."""
-    from matplotlib.figure import Figure
-    from deep_impression.interpret import figures
-    H, W = scores.frame_size
-    columns = max(1, min(columns, result['top']))
-    fig = Figure(figsize=(1.0 + 2.0 * columns, 1.4 + 5 * 2.0 * H / W + 1.0))
-    grid = fig.add_gridspec(len(TRAITS), columns, hspace=0.35, wspace=0.05,
-                            top=0.92, bottom=0.02, left=0.08, right=0.99)
-    for t, name in enumerate(TRAITS):
-        for k, item in enumerate(
-                result['traits'][name]['top_frames'][:columns]):
-            r = item['row']
-            frame = source.frames(item['clip'], [item['frame']])[0]
-            ax = fig.add_subplot(grid[t, k])
-            ax.imshow(figures.overlay(frame, scores.cams[r, t]))
-            ax.contour(cam_mask(scores.cams[r, t], H, W,
-                                result['threshold']).astype(float),
-                       levels=[0.5], colors='white', linewidths=0.8)
-            if numpy.isfinite(scores.boxes[r, 0]):
-                figures.draw_box(ax, scores.boxes[r])
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title('{:.3f} / {}'.format(
-                item['prediction'], '-' if item['overlap'] is None
-                else '{:.2f}'.format(item['overlap'])), fontsize=7, pad=2)
-            if k == 0:
-                ax.set_ylabel(name, fontsize=8)
-    fig.suptitle('Top frames per trait (prediction / overlap); green: face '
-                 'box, white: M_CAM', fontsize=9)
-    return figures.save_figure(fig, path)

@@ -17,7 +17,7 @@ class StoreSource(object):
     preprocess``)."""
 
     def __init__(self, root, split='test'):
-        from deep_impression.store import ClipStore
+        from deep_impression.data.store import ClipStore
         self.store = ClipStore(root)
         self.split = split
         self.clip_ids = self.store.clip_ids(split)

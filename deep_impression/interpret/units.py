@@ -31,9 +31,9 @@ import numpy
 
 from deep_impression import inputs
 from deep_impression.errors import DeepImpressionError
-from deep_impression.interpret.cam import sample_indices
+from deep_impression.inputs import even_indices
 from deep_impression.interpret.fields import receptive_fields
-from deep_impression.model import VISUAL
+from deep_impression.models.audiovisual import VISUAL
 from deep_impression.progress import progress
 
 #: Spatial layers of the visual stream, input to output.
@@ -109,7 +109,7 @@ def unit_responses(model, source, layers=LAYERS, frames_per_clip=10):
     argmax = {name: [] for name in layers}
     grids, frame_size, total = {}, None, None
     for clip_id in progress(source.clip_ids, desc='units', unit='clip'):
-        idx = sample_indices(source.num_frames(clip_id), frames_per_clip)
+        idx = even_indices(source.num_frames(clip_id), frames_per_clip)
         frames = source.frames(clip_id, idx)
         if frame_size is None:
             frame_size = frames.shape[1:3]

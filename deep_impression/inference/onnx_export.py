@@ -2,7 +2,7 @@
 
 Chainer's bundled ``onnx_chainer`` needs onnx < 1.7, so the graph is written
 here directly with :mod:`onnx.helper`, layer by layer, from the same
-:class:`~deep_impression.model.AudiovisualNetwork` parameters.
+:class:`~deep_impression.models.audiovisual.AudiovisualNetwork` parameters.
 
 One ONNX model holds three independent parts, each with its own named inputs
 and outputs, so that frames can run in batches of any size and the mean over
@@ -42,7 +42,7 @@ from onnx import TensorProto, helper, numpy_helper
 from deep_impression import fileio
 from deep_impression.constants import TRAITS
 from deep_impression.errors import DeepImpressionError
-from deep_impression.model import BLOCKS
+from deep_impression.models.audiovisual import BLOCKS
 
 #: ONNX operator set of the exported graph (every operator used here is
 #: unchanged since opset 13).
@@ -132,7 +132,7 @@ class _GraphBuilder(object):
 
 
 def _stream(builder, stream, prefix, x, output):
-    """Nodes of one :class:`~deep_impression.model.Stream` from ``x``."""
+    """Nodes of one :class:`~deep_impression.models.audiovisual.Stream` from ``x``."""
     g = stream.geometry
     c1 = stream.conv1_relu
     h = builder.conv_bn(x, c1.conv, c1.bn_conv, prefix + '/conv1_relu/conv',
@@ -182,7 +182,7 @@ def export(model):
     """The network as one ONNX model with three parts (module docstring).
 
     Args:
-        model: an :class:`~deep_impression.model.AudiovisualNetwork` (any
+        model: an :class:`~deep_impression.models.audiovisual.AudiovisualNetwork` (any
             device; batch normalisation is exported in test mode).
 
     Returns:
@@ -271,5 +271,5 @@ def export_file(weights, out):
     Raises:
         WeightsError: ``weights`` is missing or does not fit the network.
     """
-    from deep_impression.weights import load_model
+    from deep_impression.models.weights import load_model
     return save(export(load_model(weights)), out)

@@ -1,7 +1,7 @@
 """Weight files in the format of the authors' release.
 
 The release's ``model`` file is a Chainer npz (``save_npz`` of the whole
-:class:`~deep_impression.model.AudiovisualNetwork`, no file suffix): 282 keys
+:class:`~deep_impression.models.audiovisual.AudiovisualNetwork`, no file suffix): 282 keys
 such as ``aud/res3a_relu/bn_branch1/avg_var``. :func:`load_model` checks a
 file against the network before loading it, so a wrong file fails with one
 line that names the file and the first offending key.
@@ -17,12 +17,13 @@ import numpy
 
 from deep_impression import fileio
 from deep_impression.errors import WeightsError
-from deep_impression.model import AudiovisualNetwork
+from deep_impression.models.audiovisual import AudiovisualNetwork
 
 #: Where :func:`load_model` looks when given no path: ``$DEEP_IMPRESSION_WEIGHTS``
 #: or ``weights/model`` (relative to the current directory, then the checkout).
 ENV_VAR = 'DEEP_IMPRESSION_WEIGHTS'
-_CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 
 
 def default_weights_path():
@@ -35,21 +36,20 @@ def default_weights_path():
     return os.path.join(_CHECKOUT, 'weights', 'model')
 
 
-def expected_arrays(model=None):
-    """``{npz key: shape}`` of everything ``save_npz`` writes for the network.
+def saved_arrays(model):
+    """``{npz key: array}`` of everything ``save_npz`` writes for ``model``:
+    parameters and persistent values (BN averages and ``N``)."""
+    serializer = chainer.serializers.DictionarySerializer()
+    serializer.save(model)
+    return serializer.target
 
-    Parameters and persistent values (BN averages and ``N``), 282 keys.
-    """
+
+def expected_arrays(model=None):
+    """``{npz key: shape}`` of everything ``save_npz`` writes for the network
+    (282 keys for the challenge network)."""
     model = model if model is not None else AudiovisualNetwork()
-    shapes = {}
-    for path, param in model.namedparams():
-        shapes[path.lstrip('/')] = tuple(param.shape)
-    for link_path, link in model.namedlinks():
-        for name in link._persistent:
-            value = getattr(link, name)
-            key = (link_path + '/' + name).lstrip('/')
-            shapes[key] = tuple(numpy.shape(value))
-    return shapes
+    return {key: tuple(numpy.shape(value))
+            for key, value in saved_arrays(model).items()}
 
 
 def check_weights(path, model=None):
@@ -124,7 +124,7 @@ def load_model(path=None, device=None):
             ``'@cupy:0'`` (default: the CPU).
 
     Returns:
-        :class:`~deep_impression.model.AudiovisualNetwork` on ``device``.
+        :class:`~deep_impression.models.audiovisual.AudiovisualNetwork` on ``device``.
 
     Raises:
         WeightsError: the file is missing or does not fit the network.

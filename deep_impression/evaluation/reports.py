@@ -14,37 +14,29 @@ label, Average, then :data:`~deep_impression.constants.PAPER_TRAIT_ORDER`.
   constant predictor's and the paper's published numbers;
 * a scatter plot of predicted against annotated values per trait.
 
-The paper's numbers come from ``experiments/paper_results.py``, the one
+The paper's numbers come from :mod:`deep_impression.evaluation.paper`, the one
 place they are written down.
 """
 
 import csv
-import importlib.util
 import io
 import json
 import os
 
 from deep_impression import fileio
-from deep_impression.constants import PAPER_TRAIT_ORDER, TRAITS
+from deep_impression.constants import PAPER_TRAIT_ORDER
 from deep_impression.errors import InputError
+from deep_impression.visualizations import reports as visual_reports
 
 #: Score columns of every table, as in the paper.
 COLUMNS = ('average',) + PAPER_TRAIT_ORDER
-_CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAPER_RESULTS_PATH = os.path.join(_CHECKOUT, 'experiments',
-                                  'paper_results.py')
 
 
-def load_paper_results(path=PAPER_RESULTS_PATH):
-    """The module ``experiments/paper_results.py`` of this checkout, or None
-    when the package runs without its checkout."""
-    if not os.path.isfile(path):
-        return None
-    spec = importlib.util.spec_from_file_location(
-        'deep_impression_paper_results', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_paper_results():
+    """The paper's published numbers (:mod:`deep_impression.evaluation.paper`);
+    part of the package, so an installed wheel has them too."""
+    from deep_impression.evaluation import paper
+    return paper
 
 
 def _title(name):
@@ -187,49 +179,6 @@ def write_table2(reports_dir, split, scores, baseline=None, paper=None,
 
 # -- plots --------------------------------------------------------------------
 
-def _save_figure(fig, path):
-    with fileio.atomic_path(path, suffix='.png') as tmp:
-        fig.savefig(tmp, format='png', dpi=100)
-    return path
-
-
-def scatter_plot(path, predictions, labels, title=None):
-    """Predicted against annotated values, one panel per trait, as PNG.
-
-    Args:
-        path: output ``.png``.
-        predictions, labels: ``(N, 5)`` in TRAITS order.
-    """
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    import numpy
-    from deep_impression.evaluation import accuracy
-    predictions = numpy.asarray(predictions, dtype=numpy.float64)
-    labels = numpy.asarray(labels, dtype=numpy.float64)
-    per_trait = accuracy(predictions, labels)
-    fig, axes = plt.subplots(1, len(PAPER_TRAIT_ORDER),
-                             figsize=(3.2 * len(PAPER_TRAIT_ORDER), 3.6))
-    for ax, trait in zip(axes, PAPER_TRAIT_ORDER):
-        k = TRAITS.index(trait)
-        ax.plot([0, 1], [0, 1], color='0.6', lw=1, zorder=0)
-        ax.scatter(labels[:, k], predictions[:, k], s=12, alpha=0.7)
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-        ax.set_aspect('equal')
-        ax.set_title('{}\naccuracy {:.4f}'.format(_title(trait),
-                                                   per_trait[k]), fontsize=10)
-        ax.set_xlabel('annotated')
-    axes[0].set_ylabel('predicted')
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    try:
-        return _save_figure(fig, path)
-    finally:
-        plt.close(fig)
-
-
 def write_split_report(reports_dir, split, evaluation, baseline=None,
                        paper='load', note=None):
     """Everything about one evaluated split, under ``reports_dir``.
@@ -242,7 +191,7 @@ def write_split_report(reports_dir, split, evaluation, baseline=None,
         evaluation: an :class:`~deep_impression.evaluation.Evaluation`.
         baseline: the constant predictor's ``(5,)`` accuracy, or None.
         paper: the paper's results module; ``'load'`` loads
-            ``experiments/paper_results.py``.
+            :mod:`deep_impression.evaluation.paper`.
 
     Returns:
         dict of paths: ``predictions``, ``table2`` (the Markdown file),
@@ -262,7 +211,7 @@ def write_split_report(reports_dir, split, evaluation, baseline=None,
         note = '{} clip(s) could not be read and are left out.'.format(
             len(evaluation.failed))
     paths = write_table2(reports_dir, split, scores, base, paper, note)
-    scatter = scatter_plot(
+    scatter = visual_reports.scatter_plot(
         os.path.join(reports_dir, 'scatter_{}.png'.format(split)),
         evaluation.predictions, evaluation.labels,
         title='{} split, {} clips'.format(split, len(evaluation.clip_ids)))

@@ -13,70 +13,20 @@ order throughout; reports reorder them for the paper's tables.
 import csv
 import logging
 
+from deep_impression import _compat  # noqa: F401  (before chainer)
+
+import chainer
 import numpy
+from chainer.training import extensions
 
 from deep_impression import fileio
 from deep_impression.constants import TRAITS
-from deep_impression.errors import DeepImpressionError, InputError
+from deep_impression.errors import DeepImpressionError
+from deep_impression.evaluation.metrics import (accuracy, accuracy_dict,
+                                                constant_accuracy)
 from deep_impression.progress import progress
 
 logger = logging.getLogger(__name__)
-
-
-def _check_pair(predictions, labels):
-    predictions = numpy.asarray(predictions, dtype=numpy.float64)
-    labels = numpy.asarray(labels, dtype=numpy.float64)
-    if predictions.ndim != 2 or predictions.shape[1] != len(TRAITS):
-        raise InputError('predictions: expected shape (N, {}), got {}'.format(
-            len(TRAITS), predictions.shape))
-    if labels.shape != predictions.shape:
-        raise InputError('labels: shape {} differs from the predictions\' {}'
-                         .format(labels.shape, predictions.shape))
-    if len(labels) == 0:
-        raise InputError('no clips to score')
-    return predictions, labels
-
-
-def accuracy(predictions, labels):
-    """Per-trait accuracy, ``1 - mean absolute error`` over clips (§3).
-
-    Args:
-        predictions: ``(N, 5)`` predicted traits in [0, 1], TRAITS order.
-        labels: ``(N, 5)`` annotated traits, same order.
-
-    Returns:
-        ``(5,)`` float64 accuracies in TRAITS order.
-    """
-    predictions, labels = _check_pair(predictions, labels)
-    return 1.0 - numpy.abs(predictions - labels).mean(axis=0)
-
-
-def accuracy_dict(per_trait):
-    """``{'average': ..., trait: ...}`` of a ``(5,)`` TRAITS-order array.
-
-    The average is the mean over the five traits, as the paper's tables.
-    """
-    per_trait = numpy.asarray(per_trait, dtype=numpy.float64)
-    out = {'average': float(per_trait.mean())}
-    out.update((t, float(v)) for t, v in zip(TRAITS, per_trait))
-    return out
-
-
-def constant_prediction(train_labels):
-    """The constant predictor: the mean of the training labels, ``(5,)``."""
-    train_labels = numpy.asarray(train_labels, dtype=numpy.float64)
-    if train_labels.ndim != 2 or train_labels.shape[1] != len(TRAITS) \
-            or len(train_labels) == 0:
-        raise InputError('train_labels: expected shape (N, {}), got {}'.format(
-            len(TRAITS), train_labels.shape))
-    return train_labels.mean(axis=0)
-
-
-def constant_accuracy(train_labels, labels):
-    """Per-trait accuracy of always predicting the training labels' mean."""
-    labels = numpy.asarray(labels, dtype=numpy.float64)
-    mean = constant_prediction(train_labels)
-    return accuracy(numpy.broadcast_to(mean, labels.shape), labels)
 
 
 class Evaluation(object):
@@ -111,30 +61,31 @@ class Evaluation(object):
         return accuracy_dict(self.accuracy)
 
 
-def evaluate(model, dataset, show_progress=None, desc='evaluate'):
-    """Predict every clip of ``dataset`` whole and score the predictions.
+def predict_clips(model, dataset, indices=None, show_progress=None,
+                  desc='evaluate'):
+    """Predict clips of ``dataset`` whole; a clip that fails is skipped.
 
     Args:
-        model: an :class:`~deep_impression.model.AudiovisualNetwork` (or
-            anything with ``predict(audio, frames)``).
+        model: anything with ``predict(audio, frames)`` (an
+            :class:`~deep_impression.models.audiovisual.AudiovisualNetwork`
+            or an inference backend).
         dataset: examples ``(clip_id, audio (n,) float32, frames, labels
             (5,))`` where ``frames()`` yields ``(k, H, W, 3)`` uint8 chunks,
-            as :class:`~deep_impression.datasets.EvaluationDataset`.
+            as :class:`~deep_impression.data.datasets.EvaluationDataset`.
+        indices: the examples to predict (default all), e.g. one rank's
+            share.
         show_progress: show a progress bar (default: when stderr is a
             terminal).
 
     Returns:
-        :class:`Evaluation`. A clip that fails to load (a
-        :class:`DeepImpressionError` or ``OSError``) is logged, listed in
-        ``failed`` and left out.
-
-    Raises:
-        DeepImpressionError: no clip could be evaluated.
+        ``(clip_ids, predictions, labels, failed)``: lists; ``failed``
+        holds ``(clip id, reason)`` of clips that raised a
+        :class:`DeepImpressionError` or ``OSError`` (each is also logged).
     """
     clip_ids, predictions, labels, failed = [], [], [], []
+    indices = range(len(dataset)) if indices is None else indices
     disable = None if show_progress is None else not show_progress
-    for i in progress(range(len(dataset)), desc=desc, unit='clip',
-                      disable=disable):
+    for i in progress(indices, desc=desc, unit='clip', disable=disable):
         try:
             clip_id, audio, frames, y = dataset[i]
             p = model.predict(audio, frames())
@@ -147,11 +98,90 @@ def evaluate(model, dataset, show_progress=None, desc='evaluate'):
         clip_ids.append(clip_id)
         predictions.append(p)
         labels.append(y)
-    if not clip_ids:
+    return clip_ids, predictions, labels, failed
+
+
+def evaluation_of(parts, total):
+    """One :class:`Evaluation` from the results of :func:`predict_clips`
+    (one or more parts, e.g. one per rank), in order of clip id.
+
+    Raises:
+        DeepImpressionError: no clip of the ``total`` could be evaluated.
+    """
+    rows, failed = [], []
+    for clip_ids, predictions, labels, part_failed in parts:
+        rows.extend(zip(clip_ids, predictions, labels))
+        failed.extend(part_failed)
+    if not rows:
         raise DeepImpressionError('evaluation: none of the {} clips could be '
-                                  'read'.format(len(dataset)))
+                                  'read'.format(total))
+    rows.sort(key=lambda row: row[0])
+    clip_ids, predictions, labels = zip(*rows)
     return Evaluation(clip_ids, numpy.stack(predictions), numpy.stack(labels),
-                      failed)
+                      sorted(failed))
+
+
+def evaluate(model, dataset, show_progress=None, desc='evaluate'):
+    """Predict every clip of ``dataset`` whole and score the predictions.
+
+    Args: as :func:`predict_clips`.
+
+    Returns:
+        :class:`Evaluation`, clips in order of id. A clip that fails to
+        load is logged, listed in ``failed`` and left out.
+
+    Raises:
+        DeepImpressionError: no clip could be evaluated.
+    """
+    part = predict_clips(model, dataset, show_progress=show_progress,
+                         desc=desc)
+    return evaluation_of([part], len(dataset))
+
+
+class ClipEvaluator(extensions.Evaluator):
+    """Whole-clip validation (§2.3) as a Chainer ``Evaluator``.
+
+    Reports ``validation/accuracy/average`` and
+    ``validation/accuracy/<trait>`` (for ``LogReport`` and ``PlotReport``)
+    and keeps the last :class:`Evaluation` in :attr:`last`. It writes no
+    file: :class:`~deep_impression.training.extensions.ThirdsReport` does.
+
+    Args:
+        dataset: an :class:`~deep_impression.data.datasets.EvaluationDataset`.
+        model: the network (anything with ``predict(audio, frames)``).
+        comm: optional ChainerMN communicator. Rank ``r`` of ``n`` predicts
+            clips ``r, r + n, ...``; rank 0 gathers every rank's clips,
+            scores them and reports; the other ranks report nothing.
+        show_progress: show a progress bar (default: when stderr is a
+            terminal).
+    """
+
+    trigger = 1, 'epoch'
+    default_name = 'validation'
+
+    def __init__(self, dataset, model, comm=None, show_progress=None):
+        iterator = chainer.iterators.SerialIterator(
+            dataset, 1, repeat=False, shuffle=False)
+        super().__init__(iterator, model)
+        self.comm = comm
+        self.show_progress = show_progress
+        self.last = None
+
+    def evaluate(self):
+        dataset = self.get_iterator('main').dataset
+        model = self.get_target('main')
+        rank, size = ((0, 1) if self.comm is None
+                      else (self.comm.rank, self.comm.size))
+        part = predict_clips(
+            model, dataset, range(rank, len(dataset), size),
+            show_progress=self.show_progress if rank == 0 else False,
+            desc='validation')
+        parts = [part] if self.comm is None else self.comm.gather_obj(part)
+        if rank != 0:
+            return {}
+        self.last = evaluation_of(parts, len(dataset))
+        return {'validation/accuracy/' + k: v
+                for k, v in self.last.as_dict().items()}
 
 
 def write_predictions_csv(path, evaluation):
@@ -187,7 +217,7 @@ def read_predictions_csv(path):
 def split_labels(root, split='train'):
     """``(N, 5)`` labels of a store's split (TRAITS order); ``(0, 5)`` if
     the split is empty."""
-    from deep_impression.store import ClipStore
+    from deep_impression.data.store import ClipStore
     store = root if isinstance(root, ClipStore) else ClipStore(root)
     ids = store.clip_ids(split)
     if not ids:
@@ -210,7 +240,7 @@ def evaluate_split(model, root, split, max_frames=None, show_progress=None):
         predictor's ``(5,)`` accuracy on the same clips (None when the
         store has no training clips to take the mean of).
     """
-    from deep_impression.datasets import EvaluationDataset
+    from deep_impression.data.datasets import EvaluationDataset
     dataset = EvaluationDataset(root, split, max_frames=max_frames)
     if len(dataset) == 0:
         raise DeepImpressionError('{}: no {} clips in the store'.format(

@@ -2,7 +2,7 @@
 
 The real dataset cannot be downloaded on these machines, so tests and the
 default ``make reproduce`` run use clips made here, laid out, named, encoded
-and annotated like the challenge's (see :mod:`deep_impression.chalearn`):
+and annotated like the challenge's (see :mod:`deep_impression.data.chalearn`):
 H.264 + AAC mp4 files, 1280x720 at 30 frames/s by default, named
 ``<11-character YouTube id>.<3 digits>.mp4`` in folders of 80
 (``train/training80_01/...``), and the three Python 2 annotation pickles.
@@ -24,7 +24,6 @@ Everything is drawn from ``seed``: the same seed gives the same clips and
 labels (the encoders run single-threaded and bit-exact).
 """
 
-import json
 import multiprocessing
 import os
 import subprocess
@@ -32,7 +31,8 @@ import zipfile
 
 import numpy
 
-from deep_impression import chalearn
+from deep_impression import fileio
+from deep_impression.data import chalearn
 from deep_impression.constants import TRAITS
 from deep_impression.errors import DeepImpressionError
 from deep_impression.media import ffmpeg_exe
@@ -208,8 +208,7 @@ def write_clip(path, seed_seq, features, seconds=15.0, size=(1280, 720),
     rng = numpy.random.default_rng(seed_seq)
     width, height = size
     voice, envelope = _voice(rng, features, seconds, SOURCE_SAMPLE_RATE)
-    tmp = '{}.tmp-{}.mp4'.format(path, os.getpid())
-    audio_tmp = '{}.tmp-{}.f32'.format(path, os.getpid())
+    audio_tmp = '{}{}{}.f32'.format(path, fileio.TEMPORARY_MARK, os.getpid())
     # Stereo, as the YouTube originals; both channels carry the voice.
     numpy.repeat(voice[:, None], 2, axis=1).astype('<f4').tofile(audio_tmp)
     cmd = [ffmpeg_exe(), '-hide_banner', '-nostdin', '-v', 'error', '-y',
@@ -224,13 +223,24 @@ def write_clip(path, seed_seq, features, seconds=15.0, size=(1280, 720),
            '-c:a', 'aac', '-b:a', '128k',
            '-fflags', '+bitexact', '-flags:v', '+bitexact',
            '-flags:a', '+bitexact', '-map_metadata', '-1',
-           '-movflags', '+faststart', '-f', 'mp4', tmp]
+           '-movflags', '+faststart', '-f', 'mp4']
+    try:
+        with fileio.atomic_path(path, suffix='.mp4') as tmp:
+            _encode(cmd + [tmp], path, _render_frames(
+                rng, features, seconds, size, fps, envelope,
+                SOURCE_SAMPLE_RATE))
+    finally:
+        if os.path.exists(audio_tmp):
+            os.remove(audio_tmp)
+
+
+def _encode(cmd, path, frames):
+    """Run ffmpeg ``cmd``, writing ``frames`` (RGB arrays) to its input."""
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
         try:
-            for frame in _render_frames(rng, features, seconds, size, fps,
-                                        envelope, SOURCE_SAMPLE_RATE):
+            for frame in frames:
                 proc.stdin.write(frame.tobytes())
         except BrokenPipeError:
             pass
@@ -239,14 +249,10 @@ def write_clip(path, seed_seq, features, seconds=15.0, size=(1280, 720),
         if proc.wait() != 0:
             raise DeepImpressionError('{}: ffmpeg could not encode ({})'
                                       .format(path, err.strip()[-300:]))
-        os.replace(tmp, path)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        for leftover in (tmp, audio_tmp):
-            if os.path.exists(leftover):
-                os.remove(leftover)
 
 
 def _youtube_ids(rng, n):
@@ -403,29 +409,21 @@ def make_dataset(out_dir, train=60, val=20, test=20, seconds=15.0,
                  features=dict(zip(FEATURES, map(float, c['features']))),
                  labels=dict(zip(TRAITS, map(float, c['labels']))),
                  interview=c['interview']) for c in clips]
-    _write_json(os.path.join(out_dir, 'synth_info.json'), dict(
+    fileio.write_json(os.path.join(out_dir, 'synth_info.json'), dict(
         seed=seed, seconds=seconds, size=[width, height], fps=fps,
         features=list(FEATURES), traits=list(TRAITS),
         mixing=MIXING.tolist(), noise=NOISE, clips=info))
     return clips
 
 
-def _write_json(path, obj):
-    tmp = '{}.tmp-{}'.format(path, os.getpid())
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
-
-
 def _write_zip(path, members):
     # members: [(name in the archive, bytes)]; stored, as mp4 and zip data
     # do not compress further.
-    tmp = '{}.tmp-{}'.format(path, os.getpid())
-    with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_STORED) as zf:
-        for name, data in members:
-            info = zipfile.ZipInfo(name, date_time=(2016, 4, 1, 0, 0, 0))
-            zf.writestr(info, data)
-    os.replace(tmp, path)
+    with fileio.atomic_open(path, 'wb') as f:
+        with zipfile.ZipFile(f, 'w', zipfile.ZIP_STORED) as zf:
+            for name, data in members:
+                info = zipfile.ZipInfo(name, date_time=(2016, 4, 1, 0, 0, 0))
+                zf.writestr(info, data)
 
 
 def _pack_archives(clips, out_dir):

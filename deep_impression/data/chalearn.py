@@ -33,6 +33,7 @@ import zipfile
 
 import numpy
 
+from deep_impression import fileio
 from deep_impression.constants import TRAITS
 from deep_impression.errors import DeepImpressionError
 
@@ -118,11 +119,7 @@ def dumps_py2_annotations(annotations):
 
 def write_annotations(path, annotations):
     """Write an annotation pickle as the challenge did (atomically)."""
-    data = dumps_py2_annotations(annotations)
-    tmp = '{}.tmp-{}'.format(path, os.getpid())
-    with open(tmp, 'wb') as f:
-        f.write(data)
-    os.replace(tmp, path)
+    fileio.write_bytes(path, dumps_py2_annotations(annotations))
 
 
 class _AnnotationUnpickler(pickle.Unpickler):

@@ -1,7 +1,6 @@
 """Pictures of the interpretation results (matplotlib, Agg, no display).
 
-Every figure is written atomically (:mod:`deep_impression.fileio`) so an
-interrupted run never leaves half a PNG.
+Every figure is written by :func:`deep_impression.visualizations.save_figure`.
 """
 
 import os
@@ -11,18 +10,11 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from deep_impression import fileio
 from deep_impression.constants import TRAITS
+from deep_impression.visualizations import save_figure  # noqa: F401
 
 #: Colormap of activation maps (red = strong support, as the paper's).
 CMAP = 'jet'
-
-
-def save_figure(fig, path, dpi=100):
-    """Write a matplotlib figure to ``path`` (PNG) atomically."""
-    with fileio.atomic_open(path, 'wb') as f:
-        fig.savefig(f, format='png', dpi=dpi)
-    return path
 
 
 def overlay(frame, cam, vmin=None, vmax=None, alpha=0.5):
@@ -166,7 +158,7 @@ def _unit_frame(ax, frame, layer, flat, grid, title=None):
     """A frame with a unit's receptive field (dashed, clipped; outside
     darkened) and its grid cell (solid) marked at position ``flat``."""
     from deep_impression.interpret.fields import field_box, receptive_fields
-    from deep_impression.model import VISUAL
+    from deep_impression.models.audiovisual import VISUAL
     field = receptive_fields(VISUAL)[layer]
     H, W = frame.shape[:2]
     y, x = divmod(int(flat), grid[1])
@@ -336,4 +328,37 @@ def au_units_figure(matches, path, paper=None):
     ax.set_ylim(0, max(ks + [1]) * 1.35)
     ax.set_title('Best unit per AU (red: p < 0.05)', fontsize=9)
     fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def overlap_top_frames_figure(scores, result, source, path, columns=8):
+    """Rows of traits, columns of each trait's top frames: the map over the
+    frame, the face box (green) and the ``M_CAM`` outline (white)."""
+    from deep_impression.interpret.overlap import cam_mask
+    H, W = scores.frame_size
+    columns = max(1, min(columns, result['top']))
+    fig = Figure(figsize=(1.0 + 2.0 * columns, 1.4 + 5 * 2.0 * H / W + 1.0))
+    grid = fig.add_gridspec(len(TRAITS), columns, hspace=0.35, wspace=0.05,
+                            top=0.92, bottom=0.02, left=0.08, right=0.99)
+    for t, name in enumerate(TRAITS):
+        for k, item in enumerate(
+                result['traits'][name]['top_frames'][:columns]):
+            r = item['row']
+            frame = source.frames(item['clip'], [item['frame']])[0]
+            ax = fig.add_subplot(grid[t, k])
+            ax.imshow(overlay(frame, scores.cams[r, t]))
+            ax.contour(cam_mask(scores.cams[r, t], H, W,
+                                result['threshold']).astype(float),
+                       levels=[0.5], colors='white', linewidths=0.8)
+            if numpy.isfinite(scores.boxes[r, 0]):
+                draw_box(ax, scores.boxes[r])
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title('{:.3f} / {}'.format(
+                item['prediction'], '-' if item['overlap'] is None
+                else '{:.2f}'.format(item['overlap'])), fontsize=7, pad=2)
+            if k == 0:
+                ax.set_ylabel(name, fontsize=8)
+    fig.suptitle('Top frames per trait (prediction / overlap); green: face '
+                 'box, white: M_CAM', fontsize=9)
     return save_figure(fig, path)

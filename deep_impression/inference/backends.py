@@ -1,12 +1,9 @@
 """Inference backends: Chainer (the reference) and ONNX Runtime (fast CPU).
 
-:class:`OnnxRuntimeModel` runs the graph of :mod:`deep_impression.onnx_export`
+:class:`OnnxRuntimeModel` runs the graph of :mod:`deep_impression.inference.onnx_export`
 with ONNX Runtime and has the same ``predict(audio, frames)`` and
-``clip_features`` as :class:`~deep_impression.model.AudiovisualNetwork`:
-the whole audio at once through the auditory stream, frames through the
-visual stream (read in chunks of :data:`FRAME_CHUNK`, run in batches of
-``batch_size``), the mean of their pooled features over all frames,
-concatenation (audio first), FC, ``tanh``, ``(y + 1) / 2``.
+``clip_features`` as :class:`~deep_impression.models.audiovisual.AudiovisualNetwork`:
+both run the one whole-clip loop of :mod:`deep_impression.inference.clip`.
 """
 
 import os
@@ -15,7 +12,7 @@ import weakref
 import numpy
 
 from deep_impression import inputs
-from deep_impression.constants import FRAME_CHUNK
+from deep_impression.inference import clip
 from deep_impression.errors import InputError, WeightsError
 
 #: Backend names accepted by :func:`load_backend` and ``predict_video``.
@@ -65,7 +62,7 @@ class OnnxRuntimeModel(object):
 
     Args:
         onnx_model: an ``onnx.ModelProto`` from
-            :func:`~deep_impression.onnx_export.export`.
+            :func:`~deep_impression.inference.onnx_export.export`.
         threads: intra-op threads (default: all available cores).
         batch_size: frames per visual-stream call.
         optimization: ONNX Runtime graph optimisation level, see
@@ -79,7 +76,7 @@ class OnnxRuntimeModel(object):
                  batch_size=DEFAULT_BATCH_SIZE, optimization='all',
                  visual_stream=None):
         import onnxruntime
-        from deep_impression import onnx_export
+        from deep_impression.inference import onnx_export
         self.threads = threads or available_cores()
         self.batch_size = int(batch_size)
         if self.batch_size < 1:
@@ -101,7 +98,7 @@ class OnnxRuntimeModel(object):
     @classmethod
     def from_chainer(cls, model, **kwargs):
         """Export a Chainer :class:`AudiovisualNetwork` and load it."""
-        from deep_impression import onnx_export
+        from deep_impression.inference import onnx_export
         return cls(onnx_export.export(model), **kwargs)
 
     @classmethod
@@ -113,7 +110,7 @@ class OnnxRuntimeModel(object):
                 network's graph.
         """
         import onnx
-        from deep_impression import onnx_export
+        from deep_impression.inference import onnx_export
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise WeightsError('{}: no such ONNX file'.format(path))
@@ -139,46 +136,31 @@ class OnnxRuntimeModel(object):
 
     def audio_features(self, audio):
         """``(n,)`` float32 samples -> ``(256,)`` pooled audio features."""
-        from deep_impression import onnx_export
+        from deep_impression.inference import onnx_export
         audio = inputs.check_audio(audio)
         return self._run('auditory_stream', {
             onnx_export.AUDIO: audio.reshape(1, 1, 1, -1)})[0]
 
     def frame_features(self, frames):
         """``(N, H, W, 3)`` uint8 frames -> ``(N, 256)`` pooled features."""
-        from deep_impression import onnx_export
+        from deep_impression.inference import onnx_export
         frames = inputs.check_frames(frames)
         return self._run('visual_stream', {
             onnx_export.FRAMES: inputs.frames_to_nchw(frames)})
 
+    @property
+    def frame_batch(self):
+        """Frames per visual-stream call (the ``batch_size`` argument)."""
+        return self.batch_size
+
     def clip_features(self, audio, frames):
-        """Pooled features of a whole clip, as the release computes them.
+        """Pooled features of a whole clip, as the release computes them
+        (:func:`deep_impression.inference.clip.clip_features`)."""
+        return clip.clip_features(self, audio, frames)
 
-        Args:
-            audio: 1-D float32 array of 16 kHz samples in [-1, 1].
-            frames: ``(T, H, W, 3)`` uint8 RGB array, or an iterable of such
-                chunks.
-
-        Returns:
-            ``(audio_features, visual_features)``, float32 ``(256,)`` each;
-            the visual one is the mean over all frames.
-        """
-        audio_features = self.audio_features(audio)
-        total = None
-        count = 0
-        for chunk in inputs.frame_chunks(frames, FRAME_CHUNK):
-            for start in range(0, len(chunk), self.batch_size):
-                f = self.frame_features(chunk[start:start + self.batch_size])
-                s = f.astype(numpy.float64).sum(axis=0)
-                total = s if total is None else total + s
-                count += len(f)
-        if count == 0:
-            raise InputError('frames: no frame given')
-        return audio_features, (total / count).astype(numpy.float32)
-
-    def fuse(self, audio_features, visual_features):
+    def fuse_features(self, audio_features, visual_features):
         """``(B, 256)`` and ``(B, 256)`` features -> ``(B, 5)`` traits."""
-        from deep_impression import onnx_export
+        from deep_impression.inference import onnx_export
         return self._run('fusion', {
             onnx_export.CLIP_AUDIO_FEATURES: numpy.ascontiguousarray(
                 audio_features, dtype=numpy.float32),
@@ -191,9 +173,7 @@ class OnnxRuntimeModel(object):
         Returns:
             float32 NumPy array of shape ``(5,)`` in TRAITS order, in [0, 1].
         """
-        a, v = self.clip_features(audio, frames)
-        return numpy.asarray(self.fuse(a[None], v[None])[0],
-                             dtype=numpy.float32)
+        return clip.predict_clip(self, audio, frames)
 
 
 def check_backend(backend):
@@ -211,17 +191,17 @@ def load_backend(backend='chainer', weights=None, onnx=None, device=None,
     Args:
         backend: ``'chainer'`` or ``'onnxruntime'``.
         weights: release-format weight file (default as
-            :func:`~deep_impression.weights.load_model`).
+            :func:`~deep_impression.models.weights.load_model`).
         onnx: for ``'onnxruntime'``, an ONNX file from ``deep-impression
             export`` to use instead of exporting ``weights`` on the fly.
         device: Chainer device (``'chainer'`` only).
         **kwargs: passed to :class:`OnnxRuntimeModel`.
 
     Returns:
-        an :class:`~deep_impression.model.AudiovisualNetwork` or an
+        an :class:`~deep_impression.models.audiovisual.AudiovisualNetwork` or an
         :class:`OnnxRuntimeModel`.
     """
-    from deep_impression.weights import load_model
+    from deep_impression.models.weights import load_model
     check_backend(backend)
     if backend == 'chainer':
         if onnx is not None:
@@ -242,7 +222,7 @@ def as_backend(model, backend):
     kept (for as long as the network lives) until its weights change. ``backend=None``
     returns ``model`` as it is.
     """
-    from deep_impression.model import AudiovisualNetwork
+    from deep_impression.models.audiovisual import AudiovisualNetwork
     if backend is None:
         return model
     check_backend(backend)
@@ -273,12 +253,8 @@ _EXPORTED = weakref.WeakKeyDictionary()
 
 def _fingerprint(model):
     """Sums of every parameter and BN average: changes when weights do."""
+    from deep_impression.models.weights import saved_arrays
     import chainer
     cpu = chainer.backend.CpuDevice()
-    sums = [float(cpu.send(p.array).sum(dtype=numpy.float64))
-            for _, p in sorted(model.namedparams())]
-    for _, link in sorted(model.namedlinks()):
-        for name in sorted(link._persistent):
-            sums.append(float(numpy.sum(cpu.send(getattr(link, name)),
-                                        dtype=numpy.float64)))
-    return tuple(sums)
+    return tuple(float(numpy.sum(cpu.send(value), dtype=numpy.float64))
+                 for _, value in sorted(saved_arrays(model).items()))

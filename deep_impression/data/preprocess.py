@@ -2,7 +2,7 @@
 
 Each clip's audio is resampled to 16 kHz mono and its video to 456x256 at
 25 frames/s (paper §3; the decoding is :mod:`deep_impression.media`'s), and
-both go into the :mod:`deep_impression.store` format with a manifest line.
+both go into the :mod:`deep_impression.data.store` format with a manifest line.
 
 * Parallel over processes (``jobs``), with a progress bar.
 * Resumable: a clip whose manifest line says ``ok`` for the same source file
@@ -21,9 +21,8 @@ import struct
 import sys
 import time
 
-import numpy
-
-from deep_impression import chalearn, media, store
+from deep_impression.data import chalearn, store
+from deep_impression import fileio, media
 from deep_impression.constants import (FPS, FRAME_CHUNK, FRAME_HEIGHT,
                                        FRAME_WIDTH, SAMPLE_RATE, TRAITS)
 from deep_impression.errors import DeepImpressionError, MediaError
@@ -203,19 +202,9 @@ def _load_labels(found):
 
 
 def _compact_manifest(out_dir, records):
-    path = os.path.join(out_dir, store.MANIFEST)
-    tmp = '{}.tmp-{}'.format(path, os.getpid())
-    with open(tmp, 'w', encoding='utf-8') as f:
-        for clip_id in sorted(records):
-            f.write(json.dumps(records[clip_id], sort_keys=True) + '\n')
-    os.replace(tmp, path)
-
-
-def _write_json(path, obj):
-    tmp = '{}.tmp-{}'.format(path, os.getpid())
-    with open(tmp, 'w', encoding='utf-8') as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    fileio.write_text(os.path.join(out_dir, store.MANIFEST), ''.join(
+        json.dumps(records[clip_id], sort_keys=True) + '\n'
+        for clip_id in sorted(records)))
 
 
 def _clean_temporaries(out_dir):
@@ -224,7 +213,7 @@ def _clean_temporaries(out_dir):
         if not os.path.isdir(folder):
             continue
         for name in os.listdir(folder):
-            if '.tmp-' in name or folder.endswith('tmp'):
+            if fileio.is_temporary(name) or folder.endswith('tmp'):
                 os.remove(os.path.join(folder, name))
 
 
@@ -297,7 +286,7 @@ def preprocess(raw_dir, out_dir, jobs=1, frame_transform=None,
                 'another output folder'.format(out_dir, ', '.join(
                     '{}={}'.format(k, old.get(k)) for k in changed)))
     else:
-        _write_json(info_path, params)
+        fileio.write_json(info_path, params, sort_keys=True)
     _clean_temporaries(out_dir)
 
     records = store.read_manifest(out_dir)
@@ -374,7 +363,8 @@ def preprocess(raw_dir, out_dir, jobs=1, frame_transform=None,
         labels_without_clips=labels_without_clips,
         duplicates=duplicates, bad_archives=found['bad_archives'],
         annotation_files=found['annotations'])
-    _write_json(os.path.join(out_dir, store.REPORT), summary)
+    fileio.write_json(os.path.join(out_dir, store.REPORT), summary,
+                      sort_keys=True)
     return summary
 
 
@@ -401,10 +391,3 @@ def print_summary(summary, file=None):
         if len(items) > 10:
             print('  ... ({} more in report.json)'.format(len(items) - 10),
                   file=file)
-
-
-def store_bytes(out_dir):
-    """Bytes per stored clip: ``(mean, list per ok clip)``."""
-    sizes = [r['bytes'] for r in store.read_manifest(out_dir).values()
-             if r.get('status') == 'ok']
-    return (float(numpy.mean(sizes)) if sizes else 0.0), sizes

@@ -1,15 +1,13 @@
-"""The audiovisual deep residual network of *Deep Impression* (paper §2.1).
+"""The two residual streams of *Deep Impression* (paper §2.1).
 
-Two 17-layer residual streams, half as wide as ResNet-18: an auditory stream
-on raw 16 kHz audio with 1-D (``1 x k``) kernels, and a visual stream on RGB
-frames with 2-D kernels. Their globally average-pooled 256-d features are
-concatenated (audio first) and mapped by one fully connected layer, ``tanh``
-and ``(y + 1) / 2`` to the five traits in :data:`~deep_impression.TRAITS`
-order.
-
-Child names, kernels, strides, pads, ``cover_all`` pooling, biases and
-initialisation follow the authors' release (``shared/ORIGINAL_RELEASE.md``),
-so its weight file loads into :class:`AudiovisualNetwork` unchanged.
+Each stream is 17 layers, half as wide as ResNet-18: a ``conv1`` with batch
+normalisation and ReLU, max pooling, four stages of two residual blocks
+(``res2a`` ... ``res5b``) and global average pooling to 256 features. The
+auditory stream runs on raw 16 kHz audio with ``1 x k`` kernels
+(:data:`AUDITORY`), the visual stream on RGB frames with ``k x k`` kernels
+(:data:`VISUAL`). Child names, kernels, strides, pads, ``cover_all``
+pooling and biases follow the authors' release
+(``shared/ORIGINAL_RELEASE.md``).
 """
 
 import collections
@@ -19,19 +17,11 @@ from deep_impression import _compat  # noqa: F401  (before chainer)
 import chainer
 import chainer.functions as F
 import chainer.links as L
-import numpy
 
-from deep_impression import inputs
-from deep_impression.constants import FRAME_CHUNK, TRAITS
-from deep_impression.errors import InputError
+
 
 # Channels per stage: conv1 and stage 2, then stages 3-5 (half of ResNet-18).
 CHANNELS = (32, 32, 64, 128, 256)
-
-#: Frames per visual-stream pass on the CPU in :meth:`clip_features`: keeps
-#: a 15-s clip's peak memory under 1 GB at the same speed as larger batches.
-CPU_FRAME_BATCH = 16
-
 
 class Geometry(collections.namedtuple('Geometry', [
         'in_channels', 'conv1', 'pool1', 'block', 'down', 'shortcut'])):
@@ -204,120 +194,3 @@ class VisualStream(Stream):
 
     def __init__(self):
         super().__init__(VISUAL)
-
-
-def traits_from_logits(logits):
-    """``tanh`` and scaling of the FC output to [0, 1] (paper §2.1)."""
-    return (F.tanh(logits) + 1) / 2
-
-
-class AudiovisualNetwork(chainer.Chain):
-    """The full network: ``aud`` and ``vis`` streams and the ``fc`` layer.
-
-    :meth:`forward` is the training-time computation on a batch of audio
-    crops and frames; :meth:`predict` is the release's whole-clip inference.
-    """
-
-    def __init__(self):
-        super().__init__()
-        with self.init_scope():
-            self.aud = AuditoryStream()
-            self.vis = VisualStream()
-            self.fc = L.Linear(2 * CHANNELS[-1], len(TRAITS),
-                               initialW=chainer.initializers.HeNormal())
-
-    @property
-    def auditory_stream(self):
-        return self.aud
-
-    @property
-    def visual_stream(self):
-        return self.vis
-
-    def fuse(self, audio_features, visual_features):
-        """Concatenate (audio first), FC, tanh, scale: ``(N, 5)`` traits."""
-        h = F.concat((audio_features, visual_features), axis=1)
-        return traits_from_logits(self.fc(h))
-
-    def forward(self, audio, frames):
-        """One prediction per example.
-
-        Args:
-            audio: ``(N, 1, 1, n_samples)`` float32, samples in [-1, 1].
-            frames: ``(N, 3, H, W)`` float32 RGB, values 0-255.
-
-        Returns:
-            ``(N, 5)`` Variable of traits in [0, 1], TRAITS order.
-        """
-        return self.fuse(self.aud(audio), self.vis(frames))
-
-    # -- whole-clip inference -------------------------------------------------
-
-    def clip_features(self, audio, frames, frame_batch=None):
-        """Pooled features of a whole clip, as the release computes them.
-
-        The whole audio goes through the auditory stream at once; frames go
-        through the visual stream in chunks of :data:`FRAME_CHUNK` and their
-        pooled features are averaged over all frames.
-
-        Args:
-            audio: 1-D float32 array of 16 kHz samples in [-1, 1].
-            frames: ``(T, H, W, 3)`` uint8 RGB array, or an iterable of such
-                chunks (so a long video need not sit in memory at once).
-            frame_batch: frames per forward pass of the visual stream
-                within a chunk. Test-mode batch normalisation treats frames
-                independently, so this changes memory, not results. Default:
-                :data:`CPU_FRAME_BATCH` on the CPU (a 256-frame pass needs
-                about 10 GB there, mostly im2col buffers), the whole chunk
-                on a GPU.
-
-        Returns:
-            ``(audio_features, visual_features)``, two float32 NumPy arrays
-            of shape ``(256,)``.
-        """
-        audio = inputs.check_audio(audio)
-        xp = self.xp
-        with chainer.using_config('train', False), \
-                chainer.using_config('enable_backprop', False):
-            a = self.device.send(audio.reshape(1, 1, 1, -1))
-            audio_features = self.aud(a).array[0]
-            total = None
-            count = 0
-            if frame_batch is None:
-                frame_batch = (CPU_FRAME_BATCH if xp is numpy
-                               else FRAME_CHUNK)
-            for chunk in inputs.frame_chunks(frames, FRAME_CHUNK):
-                for start in range(0, len(chunk), frame_batch):
-                    x = self.device.send(inputs.frames_to_nchw(
-                        chunk[start:start + frame_batch]))
-                    s = self.vis(x).array.astype(xp.float64).sum(axis=0)
-                    total = s if total is None else total + s
-                count += len(chunk)
-            if count == 0:
-                raise InputError('frames: no frame given')
-            visual_features = (total / count).astype(xp.float32)
-        return (chainer.backend.CpuDevice().send(audio_features),
-                chainer.backend.CpuDevice().send(visual_features))
-
-    def predict(self, audio, frames):
-        """Traits of one whole clip, exactly as the authors' release.
-
-        Args:
-            audio: 1-D float32 array of 16 kHz samples in [-1, 1].
-            frames: ``(T, 256, 456, 3)`` uint8 RGB array, or an iterable of
-                such arrays (chunks of any length).
-
-        Returns:
-            float32 NumPy array of shape ``(5,)`` in TRAITS order, in [0, 1].
-        """
-        a, v = self.clip_features(audio, frames)
-        with chainer.using_config('train', False), \
-                chainer.using_config('enable_backprop', False):
-            y = self.fuse(self.device.send(a[None]), self.device.send(v[None]))
-        return numpy.asarray(chainer.backend.CpuDevice().send(y.array[0]),
-                             dtype=numpy.float32)
-
-
-def count_parameters(link):
-    """Number of learnable scalars (BN averages and ``N`` not counted)."""
-    return sum(p.size for p in link.params())

@@ -22,8 +22,8 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None):
 
     Args:
         path: any video file ffmpeg reads, with an audio track.
-        model: a loaded :class:`~deep_impression.model.AudiovisualNetwork`
-            or a :class:`~deep_impression.backends.OnnxRuntimeModel`.
+        model: a loaded :class:`~deep_impression.models.audiovisual.AudiovisualNetwork`
+            or a :class:`~deep_impression.inference.backends.OnnxRuntimeModel`.
         backend: ``None`` runs ``model`` as given; ``'chainer'`` requires
             the Chainer network; ``'onnxruntime'`` runs a Chainer network
             through ONNX Runtime (exported once and cached).
@@ -40,7 +40,7 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None):
             audio, or no decodable frame.
         InputError: unknown backend, or ``fps``/``max_frames`` not positive.
     """
-    from deep_impression.backends import as_backend
+    from deep_impression.inference.backends import as_backend
     if fps is None or not fps > 0:
         raise InputError('fps: must be a positive number, got {}'.format(fps))
     if max_frames is not None and (int(max_frames) != max_frames or
@@ -64,12 +64,6 @@ def _expected_frames(info, fps):
     return max(1, int(math.ceil(info.duration * fps - 1e-6)))
 
 
-def frame_indices(total, count):
-    """``count`` evenly spaced indices into ``total`` frames (the middle of
-    each of ``count`` equal parts; all frames when ``count >= total``)."""
-    return even_indices(total, count)
-
-
 def select_frames(chunks, total, count):
     """Keep ``count`` evenly spaced frames of a stream of frame chunks.
 
@@ -82,7 +76,7 @@ def select_frames(chunks, total, count):
     Yields:
         the kept frames, as chunks.
     """
-    wanted = frame_indices(total if total is not None else count, count)
+    wanted = even_indices(total if total is not None else count, count)
     start = 0
     kept = 0
     last = None

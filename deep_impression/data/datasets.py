@@ -28,7 +28,7 @@ import numpy
 from deep_impression.constants import AUDIO_CROP, FRAME_CHUNK, FRAME_CROP
 from deep_impression.errors import DeepImpressionError
 from deep_impression.inputs import even_indices
-from deep_impression.store import ClipStore
+from deep_impression.data.store import ClipStore
 
 logger = logging.getLogger(__name__)
 

@@ -46,6 +46,7 @@ import struct
 
 import numpy
 
+from deep_impression import fileio
 from deep_impression.constants import SAMPLE_RATE, TRAITS
 from deep_impression.errors import DeepImpressionError
 
@@ -104,13 +105,11 @@ def write_frames(path, jpegs, width, height):
     offsets = numpy.empty(n + 1, dtype='<u8')
     offsets[0] = start
     offsets[1:] = start + numpy.cumsum([len(j) for j in jpegs], dtype='<u8')
-    tmp = '{}.tmp-{}'.format(path, os.getpid())
-    with open(tmp, 'wb') as f:
+    with fileio.atomic_open(path, 'wb') as f:
         f.write(_HEADER.pack(FRAMES_MAGIC, FRAMES_VERSION, n, width, height))
         f.write(offsets.tobytes())
         for j in jpegs:
             f.write(j)
-    os.replace(tmp, path)
     return int(offsets[-1])
 
 
@@ -131,9 +130,8 @@ def read_frames_index(path):
 
 def write_audio(path, audio):
     """Write (n,) float32 audio as ``.npy`` (atomically)."""
-    tmp = '{}.tmp-{}.npy'.format(path[:-4], os.getpid())
-    numpy.save(tmp, numpy.asarray(audio, dtype=numpy.float32))
-    os.replace(tmp, path)
+    with fileio.atomic_open(path, 'wb') as f:
+        numpy.save(f, numpy.asarray(audio, dtype=numpy.float32))
     return os.path.getsize(path)
 
 

@@ -1,0 +1,17 @@
+"""Evaluation (paper §2.3): accuracy, whole-clip evaluation, and reports
+beside the paper's published tables.
+
+* :mod:`~deep_impression.evaluation.metrics`: accuracy (1 - mean absolute
+  error) and the constant predictor;
+* :mod:`~deep_impression.evaluation.evaluator`: whole-clip evaluation of a
+  network on a split;
+* :mod:`~deep_impression.evaluation.reports`: Tables 1-2 as Markdown, CSV
+  and JSON;
+* :mod:`~deep_impression.evaluation.paper`: the paper's numbers.
+"""
+
+from deep_impression.evaluation.evaluator import (  # noqa: F401
+    ClipEvaluator, Evaluation, evaluate, evaluate_split, evaluation_of,
+    predict_clips, read_predictions_csv, split_labels, write_predictions_csv)
+from deep_impression.evaluation.metrics import (  # noqa: F401
+    accuracy, accuracy_dict, constant_accuracy, constant_prediction)

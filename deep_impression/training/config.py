@@ -1,0 +1,115 @@
+"""The paper's training settings (§2.2) and a run's configuration.
+
+* Adam with alpha 2e-4, beta1 0.5, beta2 0.999, eps 1e-8 (:data:`ADAM`),
+  mini-batches of 32, 900 epochs;
+* alpha divided by 10 after each third of the epochs (after 300 and 600 of
+  900): :func:`phase_ends` and :func:`learning_rate`;
+* :func:`run_config`: the settings of a run as stored in its
+  ``config.json``; :func:`deviations`: how they differ from the paper's.
+"""
+
+import os
+
+from deep_impression.constants import (AUDIO_CROP, FRAME_CROP, FRAME_HEIGHT,
+                                       FRAME_WIDTH)
+from deep_impression.errors import InputError
+
+#: Adam's hyperparameters (paper §2.2).
+ADAM = dict(alpha=2e-4, beta1=0.5, beta2=0.999, eps=1e-8)
+#: Epochs and mini-batch size (paper §2.2).
+EPOCHS = 900
+BATCH_SIZE = 32
+#: The schedule has three phases of equal length; alpha is multiplied by
+#: this after each of the first two ("reduced alpha by a factor of 10 after
+#: every 300 epochs").
+PHASES = 3
+ALPHA_DECAY = 0.1
+
+#: Snapshot file names in a run directory (the trainer's whole state).
+SNAPSHOT_FORMAT = 'snapshot_epoch_{:04d}'
+#: The trained network, in the release's weight format.
+MODEL_FILE = 'model'
+CONFIG_FILE = 'config.json'
+REPORTS_DIR = 'reports'
+
+
+def phase_ends(epochs):
+    """Epochs after which each third of training ends.
+
+    ``(300, 600, 900)`` for the paper's 900 epochs; for other lengths the
+    thirds are rounded to whole epochs, e.g. ``(3, 7, 10)`` for 10.
+    """
+    epochs = int(epochs)
+    if epochs < PHASES:
+        raise InputError('epochs: the three-phase schedule needs at least '
+                         '{} epochs, got {}'.format(PHASES, epochs))
+    return tuple(int(round(epochs * k / PHASES)) for k in
+                 range(1, PHASES + 1))
+
+
+def learning_rate(completed_epochs, epochs=EPOCHS, alpha=ADAM['alpha']):
+    """Adam's alpha for the epoch that follows ``completed_epochs``.
+
+    Args:
+        completed_epochs: epochs finished so far (Chainer's
+            ``updater.epoch``); 0 during the first epoch.
+        epochs: length of the whole schedule.
+        alpha: the initial alpha.
+
+    Returns:
+        ``alpha`` during the first third, ``alpha / 10`` during the second
+        and ``alpha / 100`` during the last (for 900 epochs: epochs 1-300,
+        301-600 and 601-900, counting from 1).
+    """
+    phase = sum(1 for end in phase_ends(epochs)[:-1]
+                if completed_epochs >= end)
+    return alpha * ALPHA_DECAY ** phase
+
+
+def run_config(data_dir, epochs=EPOCHS, batch_size=BATCH_SIZE, seed=0,
+               audio_crop=AUDIO_CROP, frame_crop=FRAME_CROP,
+               validation_max_frames=None, alpha=ADAM['alpha'],
+               snapshot_every=10):
+    """The settings of a run, as stored in ``RUN_DIR/config.json``."""
+    return dict(data=os.path.abspath(os.fspath(data_dir)), epochs=int(epochs),
+                batch_size=int(batch_size), seed=int(seed),
+                audio_crop=int(audio_crop), frame_crop=int(frame_crop),
+                validation_max_frames=(None if validation_max_frames is None
+                                       else int(validation_max_frames)),
+                alpha=float(alpha), snapshot_every=int(snapshot_every),
+                adam=dict(ADAM, alpha=float(alpha)))
+
+
+def deviations(config):
+    """How a run's settings differ from the paper's, as one line (or None)."""
+    paper = run_config(config['data'])
+    names = dict(frame_size='stored frame size', epochs='epochs',
+                 batch_size='batch size',
+                 audio_crop='audio crop (samples)',
+                 frame_crop='frame crop (pixels)',
+                 validation_max_frames='validation frames per clip',
+                 alpha='initial alpha')
+    paper['frame_size'] = [FRAME_WIDTH, FRAME_HEIGHT]
+
+    def say(key, value):
+        if key == 'frame_size':
+            return 'varying' if value is None else '{}x{}'.format(*value)
+        return 'all' if value is None else value
+    diffs = ['{} {} (paper: {})'.format(label, say(key, config.get(key)),
+                                        say(key, paper[key]))
+             for key, label in names.items()
+             if config.get(key) != paper[key]]
+    if not diffs:
+        return None
+    return 'Differs from the paper (§2.2-2.3): ' + '; '.join(diffs) + '.'
+
+
+def default_device():
+    """``'@cupy:0'`` when CuPy imports and sees a GPU, else ``'@numpy'``."""
+    try:
+        import cupy
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            return '@cupy:0'
+    except Exception:
+        pass
+    return '@numpy'

@@ -1,0 +1,265 @@
+"""The paper's training (§2.2) as a Chainer ``Trainer``.
+
+:func:`make_trainer` assembles the trainer for a network and datasets;
+:func:`train` runs a whole training from a clip store into a run directory
+(what ``deep-impression train`` does); with ``resume_run=True`` it
+continues from the newest snapshot with the same epoch, iteration,
+optimizer state, learning rate and random states.
+"""
+
+import json
+import os
+import sys
+
+from deep_impression import _compat  # noqa: F401  (before chainer)
+
+import chainer
+import numpy
+from chainer import training
+from chainer.training import extensions, triggers
+
+from deep_impression import fileio
+from deep_impression.constants import PAPER_TRAIT_ORDER
+from deep_impression.errors import DeepImpressionError
+from deep_impression.training.config import (
+    ADAM, BATCH_SIZE, CONFIG_FILE, EPOCHS, MODEL_FILE, REPORTS_DIR,
+    default_device, deviations, phase_ends, run_config)
+from deep_impression.evaluation.evaluator import ClipEvaluator
+from deep_impression.training.extensions import (
+    EpochTrigger, RandomStates, Snapshot, ThirdsReport, alpha_schedule,
+    list_snapshots)
+from deep_impression.training.updater import (
+    Regressor, TrainingDiverged, Updater)
+from deep_impression.constants import AUDIO_CROP, FRAME_CROP
+
+
+class _PlainText(object):
+    """A stream without the terminal escape PrintReport writes before each
+    line (for logs and pipes)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        return self.stream.write(text.replace('\033[J', ''))
+
+    def flush(self):
+        self.stream.flush()
+
+
+def make_trainer(model, train_data, out, epochs=EPOCHS,
+                 batch_size=BATCH_SIZE, device=None, seed=0, validation=None,
+                 loaders=2, snapshot_every=10, keep_snapshots=2,
+                 alpha=ADAM['alpha'], progress_bar=None, note=None,
+                 random_states=None):
+    """A Chainer ``Trainer`` for the paper's training (§2.2).
+
+    Args:
+        model: an :class:`~deep_impression.models.audiovisual.AudiovisualNetwork`; moved
+            to ``device``.
+        train_data: a dataset of ``(audio, frame, labels)`` examples
+            (:func:`~deep_impression.data.datasets.training_dataset`).
+        out: the run directory (snapshots, log, plots, reports).
+        epochs: length of the three-phase schedule.
+        batch_size: examples per update.
+        device: Chainer device specifier (default :func:`default_device`).
+        seed: seeds the order in which examples are drawn.
+        validation: an :class:`~deep_impression.data.datasets.EvaluationDataset`
+            for full-clip validation at the end of each third, or None.
+        loaders: worker processes of the ``MultiprocessIterator``; 0 loads
+            in this process (``SerialIterator``).
+        snapshot_every: epochs between snapshots (also at each third).
+        keep_snapshots: how many snapshot files to keep.
+        alpha: Adam's initial alpha.
+        progress_bar: show Chainer's progress bar (default: when standard
+            output is a terminal).
+        note: a line written under Table 1.
+        random_states: extra generators to keep in snapshots
+            (see :class:`RandomStates`).
+
+    Returns:
+        ``chainer.training.Trainer``.
+    """
+    ends = phase_ends(epochs)
+    device = chainer.get_device(device or default_device())
+    model.to_device(device)
+    device.use()
+    regressor = Regressor(model)
+    optimizer = chainer.optimizers.Adam(
+        alpha=alpha, beta1=ADAM['beta1'], beta2=ADAM['beta2'],
+        eps=ADAM['eps'])
+    optimizer.setup(regressor)
+
+    order_rng = numpy.random.RandomState(seed)
+    sampler = chainer.iterators.ShuffleOrderSampler(order_rng)
+    if loaders and loaders > 0:
+        iterator = chainer.iterators.MultiprocessIterator(
+            train_data, batch_size, shuffle=None, order_sampler=sampler,
+            n_processes=loaders)
+    else:
+        iterator = chainer.iterators.SerialIterator(
+            train_data, batch_size, shuffle=None, order_sampler=sampler)
+    updater = Updater(iterator, optimizer, device=device)
+    os.makedirs(os.path.join(out, REPORTS_DIR), exist_ok=True)
+    trainer = training.Trainer(updater, (epochs, 'epoch'), out=out)
+
+    shift, shift_trigger = alpha_schedule(epochs, alpha)
+    trainer.extend(shift, trigger=shift_trigger, name='alpha_schedule')
+    generators = {'order': order_rng, 'numpy': None}
+    generators.update(random_states or {})
+    trainer.extend(RandomStates(generators), name='random_states')
+    thirds = triggers.ManualScheduleTrigger(list(ends), 'epoch')
+    if validation is not None:
+        trainer.extend(ClipEvaluator(validation, model), trigger=thirds,
+                       name='validation')
+    trainer.extend(ThirdsReport(model, epochs, note=note, evaluator=(
+        None if validation is None else 'validation')), name='thirds')
+    trainer.extend(extensions.LogReport(trigger=(1, 'epoch')))
+    trainer.extend(extensions.PrintReport(
+        ['epoch', 'iteration', 'main/loss', 'main/accuracy', 'alpha',
+         'validation/accuracy/average', 'elapsed_time'],
+        out=sys.stdout if sys.stdout.isatty() else _PlainText(sys.stdout)))
+    if extensions.PlotReport.available():
+        trainer.extend(extensions.PlotReport(
+            ['main/loss'], 'epoch',
+            file_name=os.path.join(REPORTS_DIR, 'training_loss.png')))
+        if validation is not None:
+            trainer.extend(extensions.PlotReport(
+                ['validation/accuracy/average'] +
+                ['validation/accuracy/' + t for t in PAPER_TRAIT_ORDER],
+                'epoch', marker='o',
+                file_name=os.path.join(REPORTS_DIR,
+                                       'validation_accuracy.png')))
+    if progress_bar is None:
+        progress_bar = sys.stdout.isatty()
+    if progress_bar:
+        trainer.extend(extensions.ProgressBar(update_interval=1))
+    trainer.extend(Snapshot(model, keep=keep_snapshots),
+                   trigger=EpochTrigger(snapshot_every, ends),
+                   name='snapshot')
+    return trainer
+
+
+def resume(trainer):
+    """Load the newest snapshot of ``trainer.out`` into ``trainer``.
+
+    Returns:
+        the snapshot's path, or None when the run has none yet. A snapshot
+        that cannot be read is reported and the one before it is tried.
+    """
+    for path in reversed(list_snapshots(trainer.out)):
+        try:
+            chainer.serializers.load_npz(path, trainer)
+            return path
+        except Exception as e:  # a damaged file: try the previous one
+            print('deep-impression: cannot resume from {} ({}); trying an '
+                  'older snapshot'.format(path, e), file=sys.stderr)
+    return None
+
+
+def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
+          resume_run=False, seed=0, audio_crop=AUDIO_CROP,
+          frame_crop=FRAME_CROP, validation_max_frames=None,
+          alpha=ADAM['alpha'], loaders=2, snapshot_every=10,
+          validate=True, progress_bar=None, extend=None):
+    """Train the network on a clip store; what ``deep-impression train`` runs.
+
+    Writes into ``out``: ``config.json``, snapshots, ``log``,
+    ``reports/`` (Table 1, plots, per-clip validation predictions),
+    ``model_epoch_NNNN`` at each third and ``model`` at the end, both in
+    the release's weight format (:func:`deep_impression.load_model` and
+    ``deep-impression predict`` take them).
+
+    Args:
+        data_dir: a store made by ``deep-impression preprocess``.
+        out: the run directory.
+        resume_run: continue from the newest snapshot in ``out`` (the
+            settings must be those of the stopped run).
+        validate: run the full-clip validation at the end of each third.
+        extend: optional callable ``extend(trainer)`` adding extensions
+            (for tests and experiments).
+        (others: see :func:`make_trainer` and :func:`run_config`.)
+
+    Returns:
+        dict: ``model`` (path of the final weights), ``table1`` (``{epoch:
+        scores}``), ``resumed_from`` (snapshot path or None).
+
+    Raises:
+        DeepImpressionError: a run already in ``out`` without
+            ``resume_run``, settings that differ from the stopped run's,
+            no training clips, or :class:`TrainingDiverged`.
+    """
+    from deep_impression.data import datasets
+    from deep_impression.models import weights
+    from deep_impression.models.audiovisual import AudiovisualNetwork
+    out = os.fspath(out)
+    from deep_impression.data.store import ClipStore
+    config = run_config(data_dir, epochs, batch_size, seed, audio_crop,
+                        frame_crop, validation_max_frames, alpha,
+                        snapshot_every)
+    size = ClipStore(data_dir).frame_size
+    config['frame_size'] = None if size is None else [int(v) for v in size]
+    config_path = os.path.join(out, CONFIG_FILE)
+    if os.path.exists(config_path):
+        if not resume_run:
+            raise DeepImpressionError(
+                '{}: already holds a run; continue it with --resume or choose '
+                'another --out'.format(out))
+        with open(config_path) as f:
+            stored = json.load(f)
+        for key in sorted(config):
+            if stored.get(key) != config[key]:
+                raise DeepImpressionError(
+                    '{}: cannot resume with {} = {!r}; the stopped run used '
+                    '{!r} (remove {} to start afresh)'.format(
+                        config_path, key, config[key], stored.get(key), out))
+    os.makedirs(out, exist_ok=True)
+    fileio.write_json(config_path, config, indent=2)
+
+    train_data = datasets.training_dataset(
+        data_dir, 'train', audio_crop=audio_crop, frame_crop=frame_crop,
+        seed=seed)
+    if len(train_data) == 0:
+        raise DeepImpressionError('{}: no training clips in the store'.format(
+            data_dir))
+    validation = None
+    if validate:
+        validation = datasets.EvaluationDataset(
+            data_dir, 'validation', max_frames=validation_max_frames)
+        if len(validation) == 0:
+            print('deep-impression: {}: no validation clips; training without '
+                  'validation'.format(data_dir), file=sys.stderr)
+            validation = None
+
+    # The seed fixes the initial weights (He normal draws from NumPy's
+    # global generator), the order of examples and the in-process crops.
+    numpy.random.seed(seed)
+    model = AudiovisualNetwork()
+    transform = train_data.transform
+    trainer = make_trainer(
+        model, train_data, out, epochs=epochs, batch_size=batch_size,
+        device=device, seed=seed, validation=validation, loaders=loaders,
+        snapshot_every=snapshot_every, alpha=alpha,
+        progress_bar=progress_bar, note=deviations(config),
+        random_states={'crops': lambda: transform.rng})
+    if extend is not None:
+        extend(trainer)
+    resumed_from = None
+    if resume_run:
+        resumed_from = resume(trainer)
+        if resumed_from is None:
+            print('deep-impression: no snapshot in {} yet; starting from the '
+                  'beginning'.format(out), file=sys.stderr)
+        else:
+            print('deep-impression: resuming from {} (epoch {}, iteration {})'
+                  .format(resumed_from, trainer.updater.epoch,
+                          trainer.updater.iteration), file=sys.stderr)
+    try:
+        trainer.run(show_loop_exception_msg=False)
+    except TrainingDiverged as e:
+        snapshots = list_snapshots(out)
+        raise TrainingDiverged('{}; last good snapshot: {}'.format(
+            e, snapshots[-1] if snapshots else 'none yet')) from None
+    model_path = weights.save_weights(model, os.path.join(out, MODEL_FILE))
+    table1 = dict(trainer.get_extension('thirds').results)
+    return dict(model=model_path, table1=table1, resumed_from=resumed_from)
