@@ -15,6 +15,7 @@ from deep_impression.constants import TRAITS  # noqa: F401
 from deep_impression.errors import DeepImpressionError  # noqa: F401
 from deep_impression.models.audiovisual import AudiovisualNetwork  # noqa: F401
 from deep_impression.inference.predict import predict_video  # noqa: F401
-from deep_impression.models.weights import load_model, save_weights  # noqa: F401
+from deep_impression.models.weights import (  # noqa: F401
+    load_model, save_weights)
 
 __version__ = '0.1.0'

@@ -44,7 +44,7 @@ def is_temporary(name):
 
 @contextlib.contextmanager
 def atomic_path(path, suffix=''):
-    """Yield a temporary path beside ``path``; rename it to ``path`` on success.
+    """Yield a temporary path beside ``path``; rename it to ``path`` after.
 
     The body writes the temporary file by name (for writers that take a path,
     such as ``numpy.save``, ``onnx.save_model`` or ffmpeg; give

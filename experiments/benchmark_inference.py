@@ -7,8 +7,9 @@ of its own so that peak resident memory (``VmHWM``) is its own:
 
 * ``chainer``: the reference (:class:`AudiovisualNetwork.predict`), CPU;
 * ``chainer-gpu``: the same on ``@cupy:0``, only when CuPy sees a GPU;
-* ``onnxruntime``: :class:`~deep_impression.inference.backends.OnnxRuntimeModel`,
-  fp32, graph from :mod:`deep_impression.inference.onnx_export`;
+* ``onnxruntime``:
+  :class:`~deep_impression.inference.backends.OnnxRuntimeModel`,
+  fp32, graph from :mod:`~deep_impression.inference.onnx_export`;
 * ``onnxruntime-int8``: the same with the visual stream quantised to int8
   (ONNX Runtime static QDQ quantisation, per-channel weights, calibrated on
   synthetic frames that are not the benchmark's);
@@ -181,7 +182,8 @@ def torch_network(chainer_model):
     import torch
     import torch.nn as nn
     import torch.nn.functional as tF
-    from deep_impression.models.audiovisual import AUDITORY, BLOCKS, CHANNELS, VISUAL
+    from deep_impression.models.streams import (AUDITORY, BLOCKS, CHANNELS,
+                                                VISUAL)
 
     def conv(c_in, c_out, geometry):
         (kh, kw), (sh, sw), (ph, pw) = geometry

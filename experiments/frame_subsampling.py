@@ -4,7 +4,8 @@ The release runs every frame at 25 frames/s (375 for a 15-s clip). Here each
 synthetic clip (:mod:`deep_impression.data.synth`: moving "head", background
 colour, voice-like sound) is predicted with all frames and with fewer, the
 audio always whole, through the ONNX Runtime backend (equal to Chainer
-within 1e-4), exactly as :func:`~deep_impression.inference.predict.predict_video`
+within 1e-4), exactly as
+:func:`~deep_impression.inference.predict.predict_video`
 subsamples:
 
 * ``max_frames=K``: K evenly spaced frames of the 25 frames/s stream;

@@ -145,7 +145,8 @@ def test_broken_clip_is_logged_and_replaced(synthetic_store, tmp_path,
     broken = s.clip_ids('train')[0]
     os.remove(store.frames_path(root, broken))
     ds = datasets.training_dataset(root, 'train')
-    with caplog.at_level(logging.WARNING, logger='deep_impression.data.datasets'):
+    with caplog.at_level(logging.WARNING,
+                         logger='deep_impression.data.datasets'):
         audio, frame, labels = ds[0]
     assert frame.shape == (3, 224, 224)
     assert broken in caplog.text

@@ -8,7 +8,8 @@ import pytest
 import deep_impression
 from deep_impression.models import audiovisual as model_module
 from deep_impression.errors import InputError
-from deep_impression.models.audiovisual import AudiovisualNetwork, count_parameters
+from deep_impression.models.audiovisual import (AudiovisualNetwork,
+                                                count_parameters)
 
 import reference
 

@@ -22,7 +22,8 @@ from deep_impression.inference import backends, onnx_export
 from deep_impression import cli, media
 from deep_impression.constants import TRAITS
 from deep_impression.errors import InputError, WeightsError
-from deep_impression.models.audiovisual import AUDITORY, VISUAL, AudiovisualNetwork
+from deep_impression.models.audiovisual import AudiovisualNetwork
+from deep_impression.models.streams import AUDITORY, VISUAL
 from deep_impression.inputs import even_indices as frame_indices
 from deep_impression.inference.predict import predict_video, select_frames
 from deep_impression.models.weights import save_weights

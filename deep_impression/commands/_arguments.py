@@ -17,7 +17,8 @@ def positive_int(text):
 
 def add_weights(parser, help_prefix='release-format weight file'):
     """``--weights FILE``, defaulting to $DEEP_IMPRESSION_WEIGHTS or
-    weights/model (see :func:`deep_impression.models.weights.default_weights_path`)."""
+    weights/model (see
+    :func:`deep_impression.models.weights.default_weights_path`)."""
     parser.add_argument(
         '--weights', metavar='FILE', default=None,
         help=help_prefix + ' (default: $DEEP_IMPRESSION_WEIGHTS or '
@@ -29,3 +30,23 @@ def add_device(parser):
     parser.add_argument(
         '--device', default=None,
         help='Chainer device, e.g. @numpy (default) or @cupy:0')
+
+
+def add_store(parser):
+    """The positional ``DATA_DIR``: a clip store."""
+    parser.add_argument('data_dir', metavar='DATA_DIR',
+                        help='a store made by `deep-impression preprocess`')
+
+
+def add_report_options(parser, frames_per_clip, frames_help, top_help):
+    """``--frames-per-clip K``, ``--top N`` and ``--out DIR`` of the
+    interpretation commands that rank frames over a store."""
+    # Plain int: the commands check the counts and name the flag.
+    parser.add_argument('--frames-per-clip', type=int,
+                        default=frames_per_clip, metavar='K',
+                        help=frames_help)
+    parser.add_argument('--top', type=int, default=50, metavar='N',
+                        help=top_help + ' (default 50)')
+    parser.add_argument('--out', metavar='DIR', default='.',
+                        help='where to write the report and figures '
+                             '(default: .)')

@@ -2,7 +2,8 @@
 
 import os
 
-from deep_impression.commands._arguments import add_device, positive_int
+from deep_impression.commands._arguments import (add_device, add_store,
+                                                 positive_int)
 
 
 def add_parser(sub):
@@ -13,8 +14,7 @@ def add_parser(sub):
                     "beside the constant predictor's and the paper's "
                     '(Table 2), with per-clip predictions (CSV) and a '
                     'scatter plot of predicted against annotated values.')
-    p.add_argument('data_dir', metavar='DATA_DIR',
-                   help='a store made by `deep-impression preprocess`')
+    add_store(p)
     p.add_argument('--weights', required=True, metavar='FILE',
                    help='release-format weight file (e.g. RUN_DIR/model)')
     p.add_argument('--split', choices=('validation', 'test'),

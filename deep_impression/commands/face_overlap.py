@@ -10,7 +10,9 @@ import os
 import sys
 
 from deep_impression import fileio
-from deep_impression.commands._arguments import add_device, add_weights
+from deep_impression.commands._arguments import (add_device,
+                                                 add_report_options,
+                                                 add_weights)
 from deep_impression.errors import DeepImpressionError
 
 
@@ -35,13 +37,9 @@ def add_source_arguments(p):
                    help='split of the store (default: test)')
     add_weights(p)
     add_device(p)
-    p.add_argument('--frames-per-clip', type=int, default=10, metavar='K',
-                   help='frames sampled evenly from each clip (default 10, '
-                        'as the paper)')
-    p.add_argument('--top', type=int, default=50, metavar='N',
-                   help='top frames per trait or unit (default 50)')
-    p.add_argument('--out', metavar='DIR', default='.',
-                   help='where to write the report and figures (default: .)')
+    add_report_options(
+        p, 10, 'frames sampled evenly from each clip (default 10, as the '
+        'paper)', 'top frames per trait')
 
 
 def check_counts(args):

@@ -2,7 +2,7 @@
 
 import os
 
-from deep_impression.commands._arguments import positive_int
+from deep_impression.commands._arguments import add_store, positive_int
 from deep_impression.constants import AUDIO_CROP, FRAME_CROP
 
 
@@ -15,8 +15,7 @@ def add_parser(sub):
                     'absolute error, alpha divided by 10 after each third '
                     'of the epochs, full-clip validation (§2.3) at the end '
                     'of each third written as Table 1 under RUN_DIR/reports.')
-    p.add_argument('data_dir', metavar='DATA_DIR',
-                   help='a store made by `deep-impression preprocess`')
+    add_store(p)
     p.add_argument('--out', required=True, metavar='RUN_DIR',
                    help='run directory (snapshots, log, reports, model)')
     p.add_argument('--epochs', type=positive_int, default=training.EPOCHS,

@@ -28,50 +28,13 @@ import numpy
 from deep_impression.constants import AUDIO_CROP, FRAME_CHUNK, FRAME_CROP
 from deep_impression.errors import DeepImpressionError
 from deep_impression.inputs import even_indices
-from deep_impression.data.store import ClipStore
+from deep_impression.data.store import open_store
 
 logger = logging.getLogger(__name__)
 
 
 def _open_store(root):
-    return root if isinstance(root, ClipStore) else ClipStore(root)
-
-
-class Clip(object):
-    """A lazy view of one stored clip (nothing is read until asked).
-
-    Attributes:
-        clip_id (str), store (:class:`ClipStore`).
-    """
-
-    def __init__(self, store, clip_id):
-        self.store = store
-        self.clip_id = clip_id
-
-    def __repr__(self):
-        return 'Clip({!r})'.format(self.clip_id)
-
-    @property
-    def labels(self):
-        """(5,) float32 in TRAITS order."""
-        return self.store.labels(self.clip_id)
-
-    @property
-    def num_frames(self):
-        return self.store.num_frames(self.clip_id)
-
-    def audio(self, mmap=False):
-        """(n,) float32 16 kHz audio (a read-only memory map if ``mmap``)."""
-        return self.store.audio(self.clip_id, mmap=mmap)
-
-    def frame(self, index):
-        """(H, W, 3) uint8 RGB frame."""
-        return self.store.frame(self.clip_id, index)
-
-    def iter_frames(self, chunk=FRAME_CHUNK, indices=None):
-        """(k, H, W, 3) uint8 chunks of the frames, in order."""
-        return self.store.iter_frames(self.clip_id, chunk=chunk,
-                                      indices=indices)
+    return open_store(root)
 
 
 class ClipDataset(chainer.dataset.DatasetMixin):
@@ -91,7 +54,7 @@ class ClipDataset(chainer.dataset.DatasetMixin):
         return len(self.clip_ids)
 
     def get_example(self, i):
-        return Clip(self.store, self.clip_ids[i])
+        return self.store.clip(self.clip_ids[i])
 
 
 class TrainingTransform(object):

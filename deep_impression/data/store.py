@@ -47,7 +47,7 @@ import struct
 import numpy
 
 from deep_impression import fileio
-from deep_impression.constants import SAMPLE_RATE, TRAITS
+from deep_impression.constants import FPS, FRAME_CHUNK, SAMPLE_RATE, TRAITS
 from deep_impression.errors import DeepImpressionError
 
 #: JPEG quality of stored frames (see the module docstring).
@@ -295,3 +295,90 @@ class ClipStore(object):
         indices = list(indices)
         for start in range(0, len(indices), chunk):
             yield self.frames(clip_id, indices[start:start + chunk])
+
+    def clip(self, clip_id):
+        """A lazy :class:`Clip` view of one clip."""
+        return Clip(self, clip_id)
+
+    def split(self, split):
+        """A :class:`StoreSplit` view of one split."""
+        return StoreSplit(self, split)
+
+
+def open_store(root):
+    """``root`` itself when it is a :class:`ClipStore`, else the store in
+    the folder ``root``."""
+    return root if isinstance(root, ClipStore) else ClipStore(root)
+
+
+class Clip(object):
+    """A lazy view of one stored clip (nothing is read until asked).
+
+    Attributes:
+        clip_id (str), store (:class:`ClipStore`).
+    """
+
+    def __init__(self, store, clip_id):
+        self.store = store
+        self.clip_id = clip_id
+
+    def __repr__(self):
+        return 'Clip({!r})'.format(self.clip_id)
+
+    @property
+    def labels(self):
+        """(5,) float32 in TRAITS order."""
+        return self.store.labels(self.clip_id)
+
+    @property
+    def num_frames(self):
+        return self.store.num_frames(self.clip_id)
+
+    def audio(self, mmap=False):
+        """(n,) float32 16 kHz audio (a read-only memory map if ``mmap``)."""
+        return self.store.audio(self.clip_id, mmap=mmap)
+
+    def frame(self, index):
+        """(H, W, 3) uint8 RGB frame."""
+        return self.store.frame(self.clip_id, index)
+
+    def iter_frames(self, chunk=FRAME_CHUNK, indices=None):
+        """(k, H, W, 3) uint8 chunks of the frames, in order."""
+        return self.store.iter_frames(self.clip_id, chunk=chunk,
+                                      indices=indices)
+
+
+class StoreSplit(object):
+    """The clips of one split, read by clip id: the interface the datasets
+    and every interpretation analysis share (``clip_ids``, ``fps``,
+    ``name``, ``audio``, ``num_frames``, ``frames``, ``labels``).
+
+    Args:
+        store: a :class:`ClipStore` (or its folder).
+        split: ``'train'``, ``'validation'`` or ``'test'``.
+    """
+
+    def __init__(self, store, split):
+        self.store = open_store(store)
+        self.split = split
+        self.clip_ids = self.store.clip_ids(split)
+        self.fps = self.store.info.get('fps', FPS)
+        self.name = '{} ({})'.format(self.store.root, split)
+
+    def __len__(self):
+        return len(self.clip_ids)
+
+    def audio(self, clip_id):
+        """(n,) float32 16 kHz audio."""
+        return numpy.asarray(self.store.audio(clip_id), numpy.float32)
+
+    def num_frames(self, clip_id):
+        return self.store.num_frames(clip_id)
+
+    def frames(self, clip_id, indices):
+        """(k, H, W, 3) uint8 RGB frames at ``indices``."""
+        return self.store.frames(clip_id, [int(i) for i in indices])
+
+    def labels(self, clip_id):
+        """(5,) float32 in TRAITS order."""
+        return self.store.labels(clip_id)

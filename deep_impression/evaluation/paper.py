@@ -7,7 +7,8 @@ People), arXiv:1609.05119, §3 and §4, Tables 1-3. Accuracy is
 1 - mean absolute error on the ChaLearn LAP 2016 First Impressions
 validation (Tables 1 and 3) or test (Table 2) split; values as printed.
 
-This is the one place these numbers live (``deep_impression.evaluation.reports``
+This is the one place these numbers live
+(``deep_impression.evaluation.reports``
 loads it for its tables).
 """
 

@@ -1,8 +1,9 @@
 """Inference backends: Chainer (the reference) and ONNX Runtime (fast CPU).
 
-:class:`OnnxRuntimeModel` runs the graph of :mod:`deep_impression.inference.onnx_export`
+:class:`OnnxRuntimeModel` runs the graph of
+:mod:`~deep_impression.inference.onnx_export`
 with ONNX Runtime and has the same ``predict(audio, frames)`` and
-``clip_features`` as :class:`~deep_impression.models.audiovisual.AudiovisualNetwork`:
+``clip_features`` as :class:`~deep_impression.AudiovisualNetwork`:
 both run the one whole-clip loop of :mod:`deep_impression.inference.clip`.
 """
 
@@ -198,7 +199,7 @@ def load_backend(backend='chainer', weights=None, onnx=None, device=None,
         **kwargs: passed to :class:`OnnxRuntimeModel`.
 
     Returns:
-        an :class:`~deep_impression.models.audiovisual.AudiovisualNetwork` or an
+        an :class:`~deep_impression.AudiovisualNetwork` or an
         :class:`OnnxRuntimeModel`.
     """
     from deep_impression.models.weights import load_model
@@ -219,7 +220,8 @@ def as_backend(model, backend):
     """``model`` (Chainer network or OnnxRuntimeModel) on ``backend``.
 
     A Chainer network asked for ``'onnxruntime'`` is exported and the result
-    kept (for as long as the network lives) until its weights change. ``backend=None``
+    kept (for as long as the network lives) until its weights change.
+    ``backend=None``
     returns ``model`` as it is.
     """
     from deep_impression.models.audiovisual import AudiovisualNetwork

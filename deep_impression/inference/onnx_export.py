@@ -2,7 +2,7 @@
 
 Chainer's bundled ``onnx_chainer`` needs onnx < 1.7, so the graph is written
 here directly with :mod:`onnx.helper`, layer by layer, from the same
-:class:`~deep_impression.models.audiovisual.AudiovisualNetwork` parameters.
+:class:`~deep_impression.AudiovisualNetwork` parameters.
 
 One ONNX model holds three independent parts, each with its own named inputs
 and outputs, so that frames can run in batches of any size and the mean over
@@ -132,7 +132,8 @@ class _GraphBuilder(object):
 
 
 def _stream(builder, stream, prefix, x, output):
-    """Nodes of one :class:`~deep_impression.models.audiovisual.Stream` from ``x``."""
+    """Nodes of one :class:`~deep_impression.models.streams.Stream` from
+    ``x``."""
     g = stream.geometry
     c1 = stream.conv1_relu
     h = builder.conv_bn(x, c1.conv, c1.bn_conv, prefix + '/conv1_relu/conv',
@@ -182,7 +183,7 @@ def export(model):
     """The network as one ONNX model with three parts (module docstring).
 
     Args:
-        model: an :class:`~deep_impression.models.audiovisual.AudiovisualNetwork` (any
+        model: an :class:`~deep_impression.AudiovisualNetwork` (any
             device; batch normalisation is exported in test mode).
 
     Returns:

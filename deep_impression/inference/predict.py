@@ -22,7 +22,7 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None):
 
     Args:
         path: any video file ffmpeg reads, with an audio track.
-        model: a loaded :class:`~deep_impression.models.audiovisual.AudiovisualNetwork`
+        model: a loaded :class:`~deep_impression.AudiovisualNetwork`
             or a :class:`~deep_impression.inference.backends.OnnxRuntimeModel`.
         backend: ``None`` runs ``model`` as given; ``'chainer'`` requires
             the Chainer network; ``'onnxruntime'`` runs a Chainer network

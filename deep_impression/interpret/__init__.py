@@ -5,8 +5,9 @@ brought to the audiovisual network.
 Modules, one method each:
 
 * :mod:`~deep_impression.interpret.fields`: receptive fields of named layers
-  computed from the stream geometry (:data:`~deep_impression.models.audiovisual.VISUAL`,
-  :data:`~deep_impression.models.audiovisual.AUDITORY`);
+  computed from the stream geometry
+  (:data:`~deep_impression.models.streams.VISUAL`,
+  :data:`~deep_impression.models.streams.AUDITORY`);
 * :mod:`~deep_impression.interpret.cam`: class activation maps (paper §3.1),
   visual per trait and auditory along time, and ``explain_video``;
 * :mod:`~deep_impression.interpret.faces`: face and eye detection (OpenCV
@@ -18,5 +19,6 @@ Modules, one method each:
   histograms and face-region ranking (paper §4.4);
 * :mod:`~deep_impression.interpret.action_units`: OpenFace action units,
   correlations, linear model and AU detectors among units (paper §4.5);
-* :mod:`~deep_impression.visualizations.interpretation`: the pictures (matplotlib, Agg).
+* :mod:`~deep_impression.visualizations.interpretation`: the pictures
+  (matplotlib, Agg).
 """

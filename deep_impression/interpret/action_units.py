@@ -18,6 +18,7 @@ Inputs are OpenFace 2.x ``FeatureExtraction`` CSV files, one per clip
 """
 
 import collections
+import os
 
 import numpy
 
@@ -187,3 +188,143 @@ def unit_matches(au_values, unit_values, n=TOP_FRAMES):
         out.append({'au': au, 'unit': u, 'k': k, 'n': n, 'frames': F,
                     'units': U, 'p': significance(k, F, n, U)})
     return out
+
+
+def _labels(store, clip_ids):
+    return numpy.array([store.labels(c) for c in clip_ids]).reshape(-1, 5)
+
+
+def unit_frames(model, source, openface_dir, layer, frames_per_clip):
+    """AU intensities and unit responses of frames sampled from each clip
+    that has an OpenFace CSV; frames OpenFace did not track are left out."""
+    from deep_impression.interpret import units
+    from deep_impression.inputs import even_indices
+    from deep_impression.progress import progress
+    au_rows, unit_rows = [], []
+    for clip_id in progress(source.clip_ids, desc='AU frames', unit='clip'):
+        path = openface.find_csv(openface_dir, clip_id)
+        if path is None:
+            continue
+        track = openface.read_csv(path, require_aus=True)
+        idx = even_indices(source.num_frames(clip_id), frames_per_clip)
+        au = frame_au_values(track, idx, source.fps)
+        keep = numpy.isfinite(au).all(axis=1)
+        if not keep.any():
+            continue
+        frames = source.frames(clip_id, idx[keep])
+        maxima, _, _ = units.layer_responses(model, frames, [layer])[layer]
+        au_rows.append(au[keep])
+        unit_rows.append(maxima)
+    if not au_rows:
+        raise DeepImpressionError('{}: no tracked frame of any clip of the '
+                                  'split'.format(openface_dir))
+    return numpy.concatenate(au_rows), numpy.concatenate(unit_rows)
+
+
+def report_markdown(result):
+    """``action_units.md``: the result of :func:`analyse` as Markdown."""
+    from deep_impression.constants import TRAITS
+    from deep_impression.interpret.openface import AU_NAMES
+    lin = result['linear_model']
+    lines = ['# Action units and traits (Ventura et al. 2017, §4.5)', '',
+             'OpenFace CSVs: {}; clips with a CSV: {} ({} split), {} ({} '
+             'split); without: {}.'.format(
+                 result['openface_dir'], lin['fit_clips'], lin['fit_split'],
+                 lin['eval_clips'], lin['eval_split'],
+                 len(result['missing'])), '',
+             '## Linear model, 17 AU intensities -> traits', '',
+             '| | average | ' + ' | '.join(TRAITS) + ' |',
+             '|---|---|' + '---|' * len(TRAITS)]
+    for name, acc in (('linear model', lin['accuracy']),
+                      ('training mean', lin['constant_accuracy'])):
+        lines.append('| {} | {:.4f} | {} |'.format(
+            name, acc['average'], ' | '.join(
+                '{:.4f}'.format(acc[t]) for t in TRAITS)))
+    lines += ['', 'Paper: about {:.3f}.'.format(PAPER_LINEAR_ACCURACY), '',
+              '## Pearson correlation (r, p) over {} clips'.format(
+                  result['correlation_clips']), '',
+              '| AU | ' + ' | '.join(TRAITS) + ' |',
+              '|---|' + '---|' * len(TRAITS)]
+    for i, au in enumerate(AUS):
+        lines.append('| {} {} | {} |'.format(au, AU_NAMES[au], ' | '.join(
+            '{:.3f} ({:.2g})'.format(r, p) if r is not None else '-'
+            for r, p in zip(result['r'][i], result['p'][i]))))
+    if result.get('units'):
+        u = result['units']
+        lines += ['', '## Best unit per AU ({}, U={}, F={} frames, N={})'
+                  .format(u['layer'], u['units'], u['frames'], u['n']), '',
+                  '| AU | unit | shared | p | paper (unit, shared, p) |',
+                  '|---|---|---|---|---|']
+        for m in u['matches']:
+            pu, pk, pp = PAPER_TABLE2[m['au']]
+            lines.append('| {} | {} | {}/{} | {:.3g} | {}, {}/50, {:.3g} |'
+                         .format(m['au'], m['unit'], m['k'], m['n'], m['p'],
+                                 pu, pk, pp))
+    return '\n'.join(lines) + '\n'
+
+
+def analyse(source, openface_dir, fit_split, out, model=None,
+            layer='res5b_relu', frames_per_clip=1, top=50):
+    """The whole §4.5 analysis of one store split (``deep-impression
+    action-units``): the linear model from the 17 AU intensities of each
+    clip to its traits (fitted on ``fit_split``), their correlations, and,
+    given the network ``model``, the unit of ``layer`` that best matches
+    each AU; the figures are written to ``out``.
+
+    Returns:
+        ``(result, figure paths)``; ``result`` is what
+        :func:`report_markdown` and ``action_units.json`` show. (Over 60
+        lines: one straight sequence of the paper's steps.)
+    """
+    from deep_impression.evaluation import accuracy_dict, constant_accuracy
+    from deep_impression.visualizations import interpretation as figures
+    store = source.store
+    fit_ids = store.clip_ids(fit_split)
+    X_fit, fit_found, fit_missing = read_clip_features(
+        openface_dir, fit_ids)
+    X_eval, eval_found, eval_missing = read_clip_features(
+        openface_dir, source.clip_ids)
+    if not eval_found or not fit_found:
+        raise DeepImpressionError(
+            '{}: no OpenFace CSV for any clip of the {} split'.format(
+                openface_dir,
+                source.split if not eval_found else fit_split))
+    Y_fit, Y_eval = _labels(store, fit_found), _labels(store, eval_found)
+    linear = fit_linear_model(X_fit, Y_fit)
+    X_all = numpy.concatenate([X_fit, X_eval]) if fit_split != \
+        source.split else X_eval
+    Y_all = numpy.concatenate([Y_fit, Y_eval]) if fit_split != \
+        source.split else Y_eval
+    r, p = correlations(X_all, Y_all)
+    result = {
+        'openface_dir': openface_dir, 'store': source.store.root,
+        'missing': sorted(set(fit_missing + eval_missing)),
+        'linear_model': {
+            'fit_split': fit_split, 'eval_split': source.split,
+            'fit_clips': len(fit_found), 'eval_clips': len(eval_found),
+            'accuracy': accuracy_dict(linear_model_accuracy(
+                linear, X_eval, Y_eval)),
+            'constant_accuracy': accuracy_dict(constant_accuracy(Y_fit,
+                                                                 Y_eval)),
+            'coefficients': linear.coef_.tolist(),
+            'intercept': linear.intercept_.tolist()},
+        'correlation_clips': len(X_all), 'r': _nan_none(r), 'p': _nan_none(p),
+    }
+    paths = [figures.au_correlation_figure(
+        r, p, os.path.join(out, 'action_units_correlations.png'))]
+    if model is not None:
+        au, unit_values = unit_frames(model, source, openface_dir,
+                                      layer, frames_per_clip)
+        matches = unit_matches(au, unit_values, top)
+        result['units'] = {'layer': layer, 'frames': len(au),
+                           'units': unit_values.shape[1],
+                           'n': matches[0]['n'], 'matches': matches}
+        paths.append(figures.au_units_figure(
+            matches, os.path.join(out, 'action_units_units.png'),
+            PAPER_TABLE2))
+    return result, paths
+
+
+def _nan_none(a):
+    return [[None if not numpy.isfinite(v) else float(v) for v in row]
+            for row in a]

@@ -54,7 +54,7 @@ def visual_maps(model, frames, batch=16):
     """Visual class activation maps and pooled features of frames.
 
     Args:
-        model: an :class:`~deep_impression.models.audiovisual.AudiovisualNetwork`.
+        model: an :class:`~deep_impression.AudiovisualNetwork`.
         frames: ``(T, H, W, 3)`` uint8 RGB frames (any size >= 32x32).
         batch: frames per forward pass.
 
@@ -93,7 +93,7 @@ def audio_map(model, audio):
     """Temporal class activation map of a clip's audio.
 
     Args:
-        model: an :class:`~deep_impression.models.audiovisual.AudiovisualNetwork`.
+        model: an :class:`~deep_impression.AudiovisualNetwork`.
         audio: 1-D float32 16 kHz samples in [-1, 1] (the whole clip, as
             the release runs it).
 

@@ -66,6 +66,61 @@ def landmark_columns():
             ['y_{}'.format(i) for i in range(N_LANDMARKS)])
 
 
+def _read_rows(path):
+    """Non-blank rows of a CSV file: ``(header, data rows)``."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise OpenFaceError('{}: no such OpenFace CSV file'.format(path))
+    if os.path.isdir(path):
+        raise OpenFaceError('{}: is a directory, not an OpenFace CSV file'
+                            .format(path))
+    try:
+        with open(path, newline='', encoding='utf-8') as f:
+            rows = list(csv.reader(f, skipinitialspace=True))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise OpenFaceError('{}: not a CSV text file ({})'.format(path, e)) \
+            from None
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise OpenFaceError('{}: empty file, not an OpenFace CSV'.format(path))
+    return [name.strip() for name in rows[0]], rows[1:]
+
+
+def _check_columns(path, index, needed):
+    missing = [name for name in needed if name not in index]
+    if missing:
+        raise OpenFaceError(
+            '{}: not an OpenFace 2.x CSV: missing column(s) {}{}'.format(
+                path, ', '.join(missing[:5]),
+                ' and {} more'.format(len(missing) - 5)
+                if len(missing) > 5 else ''))
+
+
+def _numbers(path, header, rows, wanted):
+    """``(len(rows), len(wanted))`` float64 values of the named columns,
+    refusing a short row or a value that is not a finite number."""
+    index = {name: i for i, name in enumerate(header)}
+    cols = [index[c] for c in wanted]
+    data = numpy.empty((len(rows), len(wanted)), numpy.float64)
+    for r, row in enumerate(rows):
+        if len(row) != len(header):
+            raise OpenFaceError('{}, line {}: {} fields, the header has {}'
+                                .format(path, r + 2, len(row), len(header)))
+        for j, c in enumerate(cols):
+            try:
+                data[r, j] = float(row[c])
+            except ValueError:
+                raise OpenFaceError('{}, line {}, column {}: not a number: '
+                                    '{!r}'.format(path, r + 2, wanted[j],
+                                                  row[c])) from None
+    bad = ~numpy.isfinite(data)
+    if bad.any():
+        r, j = numpy.argwhere(bad)[0]
+        raise OpenFaceError('{}, line {}, column {}: not a finite number'
+                            .format(path, r + 2, wanted[j]))
+    return data
+
+
 def read_csv(path, require_aus=False, require_landmarks=False):
     """Read one OpenFace 2.x CSV file.
 
@@ -82,62 +137,20 @@ def read_csv(path, require_aus=False, require_landmarks=False):
             and the line and column of the first bad value).
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise OpenFaceError('{}: no such OpenFace CSV file'.format(path))
-    if os.path.isdir(path):
-        raise OpenFaceError('{}: is a directory, not an OpenFace CSV file'
-                            .format(path))
-    try:
-        with open(path, newline='', encoding='utf-8') as f:
-            rows = list(csv.reader(f, skipinitialspace=True))
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise OpenFaceError('{}: not a CSV text file ({})'.format(path, e)) \
-            from None
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    header, rows = _read_rows(path)
+    index = set(header)
+    _check_columns(path, index, ['timestamp']
+                   + (au_columns() if require_aus else [])
+                   + (landmark_columns() if require_landmarks else []))
     if not rows:
-        raise OpenFaceError('{}: empty file, not an OpenFace CSV'.format(path))
-    header = [name.strip() for name in rows[0]]
-    index = {name: i for i, name in enumerate(header)}
-    needed = ['timestamp']
-    if require_aus:
-        needed += au_columns()
-    if require_landmarks:
-        needed += landmark_columns()
-    missing = [name for name in needed if name not in index]
-    if missing:
-        raise OpenFaceError(
-            '{}: not an OpenFace 2.x CSV: missing column(s) {}{}'.format(
-                path, ', '.join(missing[:5]),
-                ' and {} more'.format(len(missing) - 5)
-                if len(missing) > 5 else ''))
-    if len(rows) < 2:
         raise OpenFaceError('{}: header only, no frame rows'.format(path))
     has_aus = all(c in index for c in au_columns())
     has_landmarks = all(c in index for c in landmark_columns())
-    wanted = ['timestamp'] + [c for c in ('success', 'confidence')
-                              if c in index]
-    if has_aus:
-        wanted += au_columns()
-    if has_landmarks:
-        wanted += landmark_columns()
-    cols = [index[c] for c in wanted]
-    data = numpy.empty((len(rows) - 1, len(wanted)), numpy.float64)
-    for r, row in enumerate(rows[1:]):
-        if len(row) != len(header):
-            raise OpenFaceError('{}, line {}: {} fields, the header has {}'
-                                .format(path, r + 2, len(row), len(header)))
-        for j, c in enumerate(cols):
-            try:
-                data[r, j] = float(row[c])
-            except ValueError:
-                raise OpenFaceError('{}, line {}, column {}: not a number: '
-                                    '{!r}'.format(path, r + 2, wanted[j],
-                                                  row[c])) from None
-    bad = ~numpy.isfinite(data)
-    if bad.any():
-        r, j = numpy.argwhere(bad)[0]
-        raise OpenFaceError('{}, line {}, column {}: not a finite number'
-                            .format(path, r + 2, wanted[j]))
+    wanted = (['timestamp'] + [c for c in ('success', 'confidence')
+                               if c in index]
+              + (au_columns() if has_aus else [])
+              + (landmark_columns() if has_landmarks else []))
+    data = _numbers(path, header, rows, wanted)
     col = {name: data[:, j] for j, name in enumerate(wanted)}
     n = len(data)
     success = (col['success'] > 0.5 if 'success' in col
@@ -147,11 +160,10 @@ def read_csv(path, require_aus=False, require_landmarks=False):
           if has_aus else None)
     landmarks = None
     if has_landmarks:
-        xs = numpy.stack([col['x_{}'.format(i)] for i in range(N_LANDMARKS)],
-                         axis=1)
-        ys = numpy.stack([col['y_{}'.format(i)] for i in range(N_LANDMARKS)],
-                         axis=1)
-        landmarks = numpy.stack([xs, ys], axis=2)
+        landmarks = numpy.stack([
+            numpy.stack([col['{}_{}'.format(axis, i)]
+                         for i in range(N_LANDMARKS)], axis=1)
+            for axis in 'xy'], axis=2)
     return OpenFaceTrack(path, col['timestamp'], success, confidence,
                          landmarks, au)
 

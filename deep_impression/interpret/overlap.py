@@ -117,7 +117,7 @@ def score_frames(model, source, frames_per_clip=10, faces=None):
     from each clip (the paper used 10 frames per video).
 
     Args:
-        model: an :class:`~deep_impression.models.audiovisual.AudiovisualNetwork`.
+        model: an :class:`~deep_impression.AudiovisualNetwork`.
         source: a :mod:`~deep_impression.interpret.sources` source.
         frames_per_clip: frames sampled per clip.
         faces: a :class:`~deep_impression.interpret.faces.FaceDetector`

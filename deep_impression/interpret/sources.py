@@ -12,32 +12,19 @@ from deep_impression.constants import FPS
 from deep_impression.errors import DeepImpressionError
 
 
-class StoreSource(object):
+def StoreSource(root, split='test'):
     """The clips of one split of a clip store (``deep-impression
-    preprocess``)."""
+    preprocess``): a :class:`~deep_impression.data.store.StoreSplit`.
 
-    def __init__(self, root, split='test'):
-        from deep_impression.data.store import ClipStore
-        self.store = ClipStore(root)
-        self.split = split
-        self.clip_ids = self.store.clip_ids(split)
-        if not self.clip_ids:
-            raise DeepImpressionError('{}: no clip in split {!r}'.format(
-                root, split))
-        self.fps = self.store.info.get('fps', FPS)
-        self.name = '{} ({})'.format(root, split)
-
-    def audio(self, clip_id):
-        return numpy.asarray(self.store.audio(clip_id), numpy.float32)
-
-    def num_frames(self, clip_id):
-        return self.store.num_frames(clip_id)
-
-    def frames(self, clip_id, indices):
-        return self.store.frames(clip_id, [int(i) for i in indices])
-
-    def labels(self, clip_id):
-        return self.store.labels(clip_id)
+    Raises:
+        DeepImpressionError: the split holds no clip.
+    """
+    from deep_impression.data.store import StoreSplit
+    source = StoreSplit(root, split)
+    if not source.clip_ids:
+        raise DeepImpressionError('{}: no clip in split {!r}'.format(
+            root, split))
+    return source
 
 
 class VideoSource(object):

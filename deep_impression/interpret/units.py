@@ -254,3 +254,40 @@ def read_regions(path):
         raise DeepImpressionError('{}: not a regions file ({})'.format(
             path, e)) from None
     return regions
+
+
+def report(analysis, responses, source_name, layer, n_units=10):
+    """Markdown text and a JSON-ready dict of the analysis."""
+    lines = ['# Units of the visual stream (Ventura et al. 2017, §4.4)', '',
+             'Source: {}; {} frames ({}x{}); top {} frames per unit.'.format(
+                 source_name, len(responses.clip_ids),
+                 responses.frame_size[1], responses.frame_size[0],
+                 analysis['top']), '',
+             '## Where each layer\'s units peak ({0}x{0} cells; share of '
+             'maxima in the central 6x6 cells)'.format(GRID), '',
+             '| layer | grid | units | central share |', '|---|---|---|---|']
+    data = {'source': source_name, 'frames': int(len(responses.clip_ids)),
+            'frame_size': [responses.frame_size[1], responses.frame_size[0]],
+            'top': analysis['top'], 'layers': {}}
+    c = slice(GRID // 2 - 3, GRID // 2 + 3)
+    for name, a in analysis['layers'].items():
+        h = a['layer_histogram']
+        share = h[c, c].sum() / max(h.sum(), 1e-12)
+        lines.append('| {} | {}x{} | {} | {:.3f} |'.format(
+            name, responses.grids[name][0], responses.grids[name][1],
+            a['pooled'].shape[0], share))
+        data['layers'][name] = {
+            'grid': list(responses.grids[name]),
+            'layer_histogram': a['layer_histogram'].round(4).tolist(),
+            'regions': {r: {'units': units[:n_units].tolist(),
+                            'n_prime': counts[:n_units].round(3).tolist()}
+                        for r, (units, counts) in a['ranking'].items()}}
+    lines += ['', "## Best units per face region ({}; N' of {})".format(
+        layer, analysis['top']), '', '| region | units (N\') |', '|---|---|']
+    for r, (units, counts) in analysis['layers'][layer]['ranking'].items():
+        lines.append('| {} | {} |'.format(r, ', '.join(
+            '{} ({:.0f})'.format(u, n) for u, n in
+            zip(units[:n_units], counts[:n_units]))))
+    data['regions'] = {name: m.astype(int).tolist()
+                       for name, m in analysis['masks'].items()}
+    return '\n'.join(lines) + '\n', data

@@ -18,10 +18,9 @@ import chainer
 import chainer.functions as F
 import chainer.links as L
 
-
-
 # Channels per stage: conv1 and stage 2, then stages 3-5 (half of ResNet-18).
 CHANNELS = (32, 32, 64, 128, 256)
+
 
 class Geometry(collections.namedtuple('Geometry', [
         'in_channels', 'conv1', 'pool1', 'block', 'down', 'shortcut'])):

@@ -1,7 +1,7 @@
 """Weight files in the format of the authors' release.
 
 The release's ``model`` file is a Chainer npz (``save_npz`` of the whole
-:class:`~deep_impression.models.audiovisual.AudiovisualNetwork`, no file suffix): 282 keys
+:class:`~deep_impression.AudiovisualNetwork`, no file suffix): 282 keys
 such as ``aud/res3a_relu/bn_branch1/avg_var``. :func:`load_model` checks a
 file against the network before loading it, so a wrong file fails with one
 line that names the file and the first offending key.
@@ -19,7 +19,8 @@ from deep_impression import fileio
 from deep_impression.errors import WeightsError
 from deep_impression.models.audiovisual import AudiovisualNetwork
 
-#: Where :func:`load_model` looks when given no path: ``$DEEP_IMPRESSION_WEIGHTS``
+#: Where :func:`load_model` looks when given no path:
+#: ``$DEEP_IMPRESSION_WEIGHTS``
 #: or ``weights/model`` (relative to the current directory, then the checkout).
 ENV_VAR = 'DEEP_IMPRESSION_WEIGHTS'
 _CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -124,7 +125,7 @@ def load_model(path=None, device=None):
             ``'@cupy:0'`` (default: the CPU).
 
     Returns:
-        :class:`~deep_impression.models.audiovisual.AudiovisualNetwork` on ``device``.
+        :class:`~deep_impression.AudiovisualNetwork` on ``device``.
 
     Raises:
         WeightsError: the file is missing or does not fit the network.

@@ -55,7 +55,7 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
     """A Chainer ``Trainer`` for the paper's training (§2.2).
 
     Args:
-        model: an :class:`~deep_impression.models.audiovisual.AudiovisualNetwork`; moved
+        model: an :class:`~deep_impression.AudiovisualNetwork`; moved
             to ``device``.
         train_data: a dataset of ``(audio, frame, labels)`` examples
             (:func:`~deep_impression.data.datasets.training_dataset`).
@@ -64,7 +64,8 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
         batch_size: examples per update.
         device: Chainer device specifier (default :func:`default_device`).
         seed: seeds the order in which examples are drawn.
-        validation: an :class:`~deep_impression.data.datasets.EvaluationDataset`
+        validation: an
+            :class:`~deep_impression.data.datasets.EvaluationDataset`
             for full-clip validation at the end of each third, or None.
         loaders: worker processes of the ``MultiprocessIterator``; 0 loads
             in this process (``SerialIterator``).
