@@ -104,3 +104,20 @@ def test_installed_wheel_reports_the_papers_columns(tmp_path):
     # ranked 3rd with an average of 0.910933, the winner 0.912968.
     assert 'paper Table 2, rank 3 (ours)' in rest
     assert '0.910933' in rest and '0.912968' in rest
+
+
+def test_models_are_built_by_name(tmp_path):
+    from deep_impression.errors import InputError
+    from deep_impression.models import ARCHITECTURES, get_architecture
+    from deep_impression.models.weights import load_model, save_weights
+    assert get_architecture('challenge') is AudiovisualNetwork
+    with pytest.raises(InputError, match='challenge'):
+        get_architecture('no-such-model')
+    numpy.random.seed(1)
+    net = AudiovisualNetwork()
+    path = save_weights(net, str(tmp_path / 'model'))
+    for name in ARCHITECTURES:
+        loaded = load_model(path, architecture=name)
+        numpy.testing.assert_array_equal(loaded.fc.W.array, net.fc.W.array)
+    with pytest.raises(InputError, match='no-such-model'):
+        load_model(path, architecture='no-such-model')

@@ -114,7 +114,7 @@ def save_weights(model, path):
     return path
 
 
-def load_model(path=None, device=None):
+def load_model(path=None, device=None, architecture='challenge'):
     """The network in test mode with weights from a release-format file.
 
     Args:
@@ -123,15 +123,20 @@ def load_model(path=None, device=None):
             ``weights/model``.
         device: a Chainer device specifier such as ``'@numpy'`` or
             ``'@cupy:0'`` (default: the CPU).
+        architecture: a name of :data:`deep_impression.models.ARCHITECTURES`
+            (default the challenge network, the release's).
 
     Returns:
-        :class:`~deep_impression.AudiovisualNetwork` on ``device``.
+        the network (:class:`~deep_impression.AudiovisualNetwork` by
+        default) on ``device``.
 
     Raises:
         WeightsError: the file is missing or does not fit the network.
+        InputError: an unknown architecture.
     """
+    from deep_impression.models import get_architecture
     path = os.fspath(path) if path is not None else default_weights_path()
-    model = AudiovisualNetwork()
+    model = get_architecture(architecture)()
     load_weights(model, path)
     if device is not None:
         device = chainer.get_device(device)
