@@ -147,6 +147,20 @@ def test_predict_video_release_decoding(tmp_path):
         predict_video(path, model, fps=5, decode='release')
 
 
+def test_cli_passes_decode_on(monkeypatch, tmp_path, capsys):
+    from deep_impression.cli import main
+    from deep_impression.inference import backends, predict
+    seen = []
+    monkeypatch.setattr(backends, 'load_backend', lambda *a, **k: None)
+    monkeypatch.setattr(predict, 'predict_video', lambda path, model, **k:
+                        seen.append(k['decode']) or numpy.zeros(5))
+    assert main(['predict', 'a.mp4', '--decode', 'release']) == 0
+    assert main(['predict', 'a.mp4']) == 0
+    assert seen == ['release', 'package']
+    with pytest.raises(SystemExit):
+        main(['predict', 'a.mp4', '--decode', 'librosa'])
+
+
 RELEASE = os.environ.get('DEEP_IMPRESSION_RELEASE')
 
 
