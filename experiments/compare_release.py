@@ -125,6 +125,7 @@ def import_release(release_dir, device):
             release_dir, missing[0]))
     shim = v1_chainer(device)
     saved = {name: sys.modules.get(name) for name in RELEASE_MODULES}
+    modules = {}
     try:
         for name in RELEASE_MODULES:
             spec = importlib.util.spec_from_file_location(
@@ -132,11 +133,10 @@ def import_release(release_dir, device):
             module = importlib.util.module_from_spec(spec)
             module.xrange = range
             # audiovisual_stream does `import auditory_stream`.
-            sys.modules[name] = module
+            sys.modules[name] = modules[name] = module
             spec.loader.exec_module(module)
             module.chainer = shim
     finally:
-        modules = {name: sys.modules[name] for name in RELEASE_MODULES}
         for name, old in saved.items():
             if old is None:
                 sys.modules.pop(name, None)
