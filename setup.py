@@ -18,6 +18,9 @@ setup(
         'numpy>=1.26',
         'scipy',
         'librosa>=0.10',
+        # librosa's kaiser_best resampler (predict --decode release): the
+        # resampling of librosa.load when the authors' release was written.
+        'resampy',
         'imageio>=2.30',
         'imageio-ffmpeg>=0.5',
         'scikit-learn',

@@ -8,11 +8,19 @@ Resampling: audio with ffmpeg's ``aresample`` filter using the SoX resampler
 (``resampler=soxr``, high quality), frames with ffmpeg's ``fps`` filter
 (drop/duplicate to a constant 25 frames/s) and bicubic ``scale`` to exactly
 456x256 (the challenge's 1280x720 clips have the same 16:9 shape).
+
+``decode='release'`` decodes as the authors' release's ``util.py`` did
+instead: audio as ``librosa.load(path, 16000)`` (16-bit PCM at the native
+rate, as audioread's ffmpeg backend gave it, channels averaged, resampled
+with ``kaiser_best``) and every native frame, scaled to 456x256 as
+scikit-video's ``VideoCapture(path, (456, 256))`` asked ffmpeg to
+(``-vf scale=456:256``, bicubic, ffmpeg's default).
 """
 
 import collections
 import os
 import re
+import struct
 import subprocess
 
 import numpy
@@ -20,7 +28,11 @@ import numpy
 from deep_impression.constants import (FPS, FRAME_CHUNK, FRAME_HEIGHT,
                                        FRAME_WIDTH, MIN_AUDIO_SECONDS,
                                        SAMPLE_RATE)
-from deep_impression.errors import MediaError
+from deep_impression.errors import InputError, MediaError
+
+#: How :func:`load_clip_audio` and ``predict_video`` decode: the package's
+#: way (25 frames/s, soxr) or the release's (native frames, kaiser_best).
+DECODINGS = ('package', 'release')
 
 
 def ffmpeg_exe():
@@ -86,6 +98,84 @@ def probe(path):
                      fps)
 
 
+def _run_audio_decoder(path, args, dtype):
+    """Samples ffmpeg writes to stdout for ``-i path args``; ``(n, ch)``."""
+    info = probe(path)
+    if not info.has_audio:
+        raise MediaError('{}: no audio track'.format(path))
+    proc = subprocess.run(
+        [ffmpeg_exe(), '-hide_banner', '-nostdin', '-v', 'error', '-i',
+         os.fspath(path), '-vn'] + args + ['pipe:1'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    audio = numpy.frombuffer(proc.stdout, dtype=dtype)
+    if proc.returncode != 0 and audio.size == 0:
+        raise MediaError('{}: cannot decode audio ({})'.format(
+            path, _last_line(proc.stderr.decode('utf-8', 'replace'))))
+    return audio
+
+
+def _split_wav(data, path):
+    """``(sample_rate, channels, pcm bytes)`` of a WAV ffmpeg wrote to a pipe
+    (its data chunk size is unknown there, so the rest of the bytes)."""
+    if data[:4] != b'RIFF' or data[8:12] != b'WAVE':
+        raise MediaError('{}: cannot decode audio (no WAV from ffmpeg)'
+                         .format(path))
+    pos, fmt = 12, None
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos + 4:pos + 8], 'little')
+        if data[pos:pos + 4] == b'fmt ':
+            fmt = struct.unpack('<HI', data[pos + 10:pos + 16])
+        elif data[pos:pos + 4] == b'data' and fmt is not None:
+            return fmt[1], fmt[0], data[pos + 8:]
+        pos += 8 + size + (size & 1)
+    raise MediaError('{}: cannot decode audio (no samples)'.format(path))
+
+
+def resample_kaiser_best(audio, orig_sr, target_sr=SAMPLE_RATE):
+    """Resample as librosa did when the release was written.
+
+    ``librosa.resample(res_type='kaiser_best')`` (resampy's band-limited
+    sinc with a Kaiser window, 64 zero crossings), cut or zero-padded to
+    ``ceil(len(audio) * target_sr / orig_sr)`` samples.
+
+    Args:
+        audio: 1-D float32 samples at ``orig_sr`` Hz.
+        orig_sr, target_sr: rates in Hz.
+
+    Returns:
+        1-D float32 samples at ``target_sr`` Hz.
+    """
+    import librosa
+    audio = numpy.ascontiguousarray(audio, dtype=numpy.float32)
+    if orig_sr == target_sr:
+        return audio
+    return librosa.resample(audio, orig_sr=orig_sr, target_sr=target_sr,
+                            res_type='kaiser_best').astype(numpy.float32)
+
+
+def decode_audio_release(path, sample_rate=SAMPLE_RATE):
+    """Decode audio as the release's ``librosa.load(path, 16000)``.
+
+    audioread's ffmpeg backend gave librosa 16-bit PCM at the file's own
+    rate and channel count; librosa scaled it by 1/32768, averaged the
+    channels and resampled with ``kaiser_best``
+    (:func:`resample_kaiser_best`).
+
+    Returns:
+        1-D float32 array of ``sample_rate`` Hz samples in [-1, 1].
+
+    Raises:
+        MediaError: missing or unreadable file, or no audio track.
+    """
+    wav = _run_audio_decoder(path, ['-f', 'wav', '-acodec', 'pcm_s16le'],
+                             numpy.uint8)
+    orig_sr, channels, data = _split_wav(wav.tobytes(), path)
+    pcm = numpy.frombuffer(data[:len(data) // (2 * channels) * 2 * channels],
+                           dtype='<i2').reshape(-1, channels)
+    audio = (pcm.astype(numpy.float32) / 32768.0).mean(axis=1)
+    return resample_kaiser_best(audio, orig_sr, sample_rate)
+
+
 def decode_audio(path, sample_rate=SAMPLE_RATE):
     """Decode the audio track of ``path`` to mono float32 in [-1, 1].
 
@@ -99,20 +189,11 @@ def decode_audio(path, sample_rate=SAMPLE_RATE):
     Raises:
         MediaError: missing or unreadable file, or no audio track.
     """
-    info = probe(path)
-    if not info.has_audio:
-        raise MediaError('{}: no audio track'.format(path))
-    proc = subprocess.run(
-        [ffmpeg_exe(), '-hide_banner', '-nostdin', '-v', 'error', '-i',
-         os.fspath(path), '-vn', '-ac', '1',
-         '-af', 'aresample={}:resampler=soxr'.format(sample_rate),
-         '-f', 'f32le', '-acodec', 'pcm_f32le', 'pipe:1'],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    audio = numpy.frombuffer(proc.stdout, dtype='<f4').astype(numpy.float32)
-    if proc.returncode != 0 and audio.size == 0:
-        raise MediaError('{}: cannot decode audio ({})'.format(
-            path, _last_line(proc.stderr.decode('utf-8', 'replace'))))
-    return numpy.clip(audio, -1.0, 1.0)
+    audio = _run_audio_decoder(
+        path, ['-ac', '1', '-af',
+               'aresample={}:resampler=soxr'.format(sample_rate),
+               '-f', 'f32le', '-acodec', 'pcm_f32le'], '<f4')
+    return numpy.clip(audio.astype(numpy.float32), -1.0, 1.0)
 
 
 def iter_frames(path, width=FRAME_WIDTH, height=FRAME_HEIGHT, fps=FPS,
@@ -187,9 +268,23 @@ def read_frames(path, **kwargs):
     return numpy.concatenate(list(iter_frames(path, **kwargs)), axis=0)
 
 
-def load_clip_audio(path, min_seconds=MIN_AUDIO_SECONDS):
-    """16 kHz audio of a clip for prediction, refusing clips under 1 s."""
-    audio = decode_audio(path)
+def check_decoding(decode):
+    """``decode`` if it names one of :data:`DECODINGS`; InputError if not."""
+    if decode not in DECODINGS:
+        raise InputError('decode: must be one of {}, got {!r}'.format(
+            ', '.join(DECODINGS), decode))
+    return decode
+
+
+def load_clip_audio(path, min_seconds=MIN_AUDIO_SECONDS, decode='package'):
+    """16 kHz audio of a clip for prediction, refusing clips under 1 s.
+
+    ``decode``: ``'package'`` (:func:`decode_audio`) or ``'release'``
+    (:func:`decode_audio_release`).
+    """
+    decoder = {'package': decode_audio,
+               'release': decode_audio_release}[check_decoding(decode)]
+    audio = decoder(path)
     if audio.size < min_seconds * SAMPLE_RATE:
         raise MediaError('{}: only {:.2f} s of audio, need at least {:g} s'
                          .format(path, audio.size / SAMPLE_RATE, min_seconds))

@@ -10,6 +10,7 @@ from deep_impression.inference.backends import BACKENDS
 from deep_impression.commands._arguments import add_device, add_weights
 from deep_impression.constants import FPS, TRAITS
 from deep_impression.errors import DeepImpressionError
+from deep_impression.media import DECODINGS
 from deep_impression.progress import progress
 
 
@@ -34,6 +35,12 @@ def add_parser(sub):
     p.add_argument('--max-frames', type=_positive(int), default=None,
                    metavar='K', help='use at most K frames per video, evenly '
                                      'spaced (default: all)')
+    p.add_argument('--decode', choices=DECODINGS,
+                   default='package',
+                   help='package: frames at 25 frames/s, soxr audio (the '
+                        'default, the paper\'s preprocessing); release: every '
+                        'native frame and kaiser_best audio, as the authors\' '
+                        'util.py')
     p.add_argument('--format', choices=('table', 'json', 'csv'),
                    default='table')
     p.add_argument('--output', metavar='FILE', default=None,
@@ -87,7 +94,8 @@ def run(args):
     for video in progress(args.videos, desc='predict', unit='video'):
         try:
             rows.append((video, predict_video(video, model, fps=args.fps,
-                                              max_frames=args.max_frames)))
+                                              max_frames=args.max_frames,
+                                              decode=args.decode)))
         except DeepImpressionError as e:
             failures.append(video)
             print('deep-impression: error: {}'.format(e), file=sys.stderr)

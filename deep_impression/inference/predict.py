@@ -8,7 +8,8 @@ from deep_impression.errors import InputError
 from deep_impression.inputs import even_indices
 
 
-def predict_video(path, model, backend=None, fps=FPS, max_frames=None):
+def predict_video(path, model, backend=None, fps=FPS, max_frames=None,
+                  decode='package'):
     """Predict the five traits of the person in a video file.
 
     Decodes the file with the bundled ffmpeg into 16 kHz mono audio and
@@ -30,6 +31,10 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None):
         fps: frames per second to decode (25 as in the paper).
         max_frames: keep at most this many frames, evenly spaced; ``None``
             keeps all.
+        decode: ``'package'`` (25 frames/s, soxr audio) or ``'release'``:
+            every native frame and ``kaiser_best`` audio, as the authors'
+            ``util.py`` (see :mod:`deep_impression.media`); ``fps`` must
+            then stay at its default.
 
     Returns:
         float32 array of shape ``(5,)`` in :data:`~deep_impression.TRAITS`
@@ -38,7 +43,8 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None):
     Raises:
         MediaError: missing or unreadable file, no audio track, under 1 s of
             audio, or no decodable frame.
-        InputError: unknown backend, or ``fps``/``max_frames`` not positive.
+        InputError: unknown backend or decoding, ``fps``/``max_frames`` not
+            positive, or ``fps`` given with ``decode='release'``.
     """
     from deep_impression.inference.backends import as_backend
     if fps is None or not fps > 0:
@@ -47,19 +53,24 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None):
                                    max_frames < 1):
         raise InputError('max_frames: must be a positive integer, got {}'
                          .format(max_frames))
+    if media.check_decoding(decode) == 'release' and fps != FPS:
+        raise InputError('fps: the release decoding uses every native frame; '
+                         'leave fps at its default')
     model = as_backend(model, backend)
-    audio = media.load_clip_audio(path)
+    audio = media.load_clip_audio(path, decode=decode)
+    if decode == 'release':
+        fps = None
     frames = media.iter_frames(path, fps=fps)
     if max_frames is not None:
         info = media.probe(path)
-        frames = select_frames(frames, _expected_frames(info, fps),
+        frames = select_frames(frames, _expected_frames(info, fps or info.fps),
                                int(max_frames))
     return model.predict(audio, frames)
 
 
 def _expected_frames(info, fps):
     """Frames ffmpeg's ``fps`` filter makes of a clip (None if unknown)."""
-    if info.duration is None:
+    if info.duration is None or fps is None:
         return None
     return max(1, int(math.ceil(info.duration * fps - 1e-6)))
 
