@@ -227,7 +227,7 @@ def test_bad_onnx_files_are_one_clear_error(tmp_path, capsys):
     with pytest.raises(WeightsError, match='not a deep-impression export'):
         backends.OnnxRuntimeModel.from_file(str(other))
     assert cli.main(['export', '--weights', str(tmp_path / 'nope'),
-                     '--out', str(tmp_path / 'x.onnx')]) == 2
+                     '--out', str(tmp_path / 'x.onnx')]) == 1
     assert 'nope' in capsys.readouterr().err
     assert not (tmp_path / 'x.onnx').exists()
 
