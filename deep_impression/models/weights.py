@@ -182,9 +182,9 @@ def identify_weights(path):
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise WeightsError('{}: no such weight file'.format(path)
-                           if not os.path.exists(path) else
-                           '{}: is a directory, not a weight file'.format(path))
+        problem = ('is a directory, not a weight file'
+                   if os.path.exists(path) else 'no such weight file')
+        raise WeightsError('{}: {}'.format(path, problem))
     try:
         sha256, blob = file_digests(path)
     except OSError as e:
