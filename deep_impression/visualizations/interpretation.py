@@ -40,13 +40,6 @@ def overlay(frame, cam, vmin=None, vmax=None, alpha=0.5):
     return numpy.clip(numpy.round(out), 0, 255).astype(numpy.uint8)
 
 
-def _trait_ranges(cams):
-    """Per trait ``(min, max)`` over all the given maps ``(K, 5, h, w)``: one
-    colour scale per trait, so frames of a clip compare."""
-    return [(float(cams[:, t].min()), float(cams[:, t].max()))
-            for t in range(cams.shape[1])]
-
-
 #: Log-mel spectrogram of the figures: 32-ms windows (512 samples at
 #: 16 kHz), 10-ms hop, 64 mel bands up to the Nyquist frequency (8 kHz).
 MEL = dict(n_fft=512, hop_length=160, n_mels=64)
@@ -94,6 +87,29 @@ def _plot_spectrogram(ax, e, seconds):
     ax.set_ylabel('log-mel\n(Hz)', fontsize=7)
 
 
+def draw_audio_map(ax, audio_map, seconds):
+    """The auditory activation map (a row per trait, each on its own
+    colour scale, as the frame overlays) over ``[0, seconds]``."""
+    times = audio_map.times
+    half = (times[1] - times[0]) / 2 if len(times) > 1 else 0.5
+    cam = audio_map.cam.astype(numpy.float64)
+    lo, hi = cam.min(axis=1, keepdims=True), cam.max(axis=1, keepdims=True)
+    ax.imshow((cam - lo) / numpy.maximum(hi - lo, 1e-12), aspect='auto',
+              cmap=CMAP,
+              extent=(times[0] - half, times[-1] + half,
+                      len(TRAITS) - 0.5, -0.5), interpolation='nearest')
+    ax.set_xlim(0, seconds)
+    ax.set_yticks(range(len(TRAITS)))
+    ax.set_yticklabels(TRAITS, fontsize=7)
+
+
+def trait_ranges(cams):
+    """Per trait ``(min, max)`` over all the given maps ``(K, 5, h, w)``: one
+    colour scale per trait, so frames of a clip compare."""
+    return [(float(cams[:, t].min()), float(cams[:, t].max()))
+            for t in range(cams.shape[1])]
+
+
 def _plot_audio(ax_wave, ax_map, e, ax_spec=None):
     """Waveform, the auditory activation map under it and, given
     ``ax_spec``, the log-mel spectrogram under that on the same time axis.
@@ -109,18 +125,7 @@ def _plot_audio(ax_wave, ax_map, e, ax_spec=None):
     ax_wave.set_ylim(-1, 1)
     ax_wave.set_ylabel('audio')
     ax_wave.set_xticks([])
-    times = e.audio_map.times
-    half = (times[1] - times[0]) / 2 if len(times) > 1 else 0.5
-    # Each trait's row on its own colour scale, as the frame overlays.
-    cam = e.audio_map.cam.astype(numpy.float64)
-    lo, hi = cam.min(axis=1, keepdims=True), cam.max(axis=1, keepdims=True)
-    ax_map.imshow((cam - lo) / numpy.maximum(hi - lo, 1e-12), aspect='auto',
-                  cmap=CMAP,
-                  extent=(times[0] - half, times[-1] + half,
-                          len(TRAITS) - 0.5, -0.5), interpolation='nearest')
-    ax_map.set_xlim(0, t[-1] if len(t) else 1)
-    ax_map.set_yticks(range(len(TRAITS)))
-    ax_map.set_yticklabels(TRAITS, fontsize=7)
+    draw_audio_map(ax_map, e.audio_map, t[-1] if len(t) else 1)
     label = ('time (s); red lines: sampled frames; audio map rows scaled '
              'per trait')
     if ax_spec is None:
@@ -150,7 +155,7 @@ def contact_sheet(e, path):
                                            [0.9, 1.1, 1.0]),
                             hspace=0.35, wspace=0.05, top=0.94,
                             bottom=0.05, left=0.08, right=0.98)
-    ranges = _trait_ranges(e.cams)
+    ranges = trait_ranges(e.cams)
     for t, name in enumerate(TRAITS):
         for k in range(K):
             ax = fig.add_subplot(grid[t, k])
@@ -175,7 +180,7 @@ def contact_sheet(e, path):
 
 def trait_strip(e, t, path):
     """The K overlays of one trait side by side, full resolution."""
-    lo, hi = _trait_ranges(e.cams)[t]
+    lo, hi = trait_ranges(e.cams)[t]
     strip = numpy.concatenate([overlay(f, c, lo, hi)
                                for f, c in zip(e.frames, e.cams[:, t])],
                               axis=1)
