@@ -52,8 +52,9 @@ def format_for(path, fmt=None):
 
 
 def cell(value):
-    """One value as CSV text: six decimals for traits, ``true``/``false``,
-    ``25`` for 25.0 frames/s, empty for ``None``."""
+    """A provenance value as CSV text: ``true``/``false``, ``25`` for 25.0
+    frames/s, empty for ``None``. Read-back text compares equal to the
+    value it was written from, so settings can be checked on resume."""
     if value is None:
         return ''
     if isinstance(value, bool):
