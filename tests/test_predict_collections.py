@@ -226,3 +226,16 @@ def test_predict_videos_one_record_per_video(tmp_path, weights):
     assert good['weights_sha256'] == bad['weights_sha256'] is not None
     assert predict_module.frames_to_run(clip, fps=25) == 28
     assert predict_module.frames_to_run(clip, max_frames=3) == 3
+
+
+def test_predict_videos_takes_folders(folder, fake):
+    network = fake(fail=('c.webm',))
+    records = deep_impression.predict_videos([folder], object(),
+                                             show_progress=False)
+    assert [os.path.basename(r['video']) for r in records] == [
+        'a.MKV', 'b.mp4', 'c.webm', 'd.mov']
+    assert [r['video'] for r in records] == network.calls
+    assert [r['error'] is None for r in records] == [True, True, False, True]
+    # Weights only in memory: no digest to give.
+    assert records[0]['weights_sha256'] is None
+    assert records[0]['backend'] == 'chainer'

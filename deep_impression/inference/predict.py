@@ -132,7 +132,8 @@ def provenance(model, backend=None, fps=FPS, max_frames=None, weights=None):
         found = identify_weights(weights)
         sha256, release = found['sha256'][:SHORT_DIGEST], found['release']
     if backend is None:
-        backend = ('onnxruntime' if type(model).__name__ == 'OnnxRuntimeModel'
+        from deep_impression.inference.backends import OnnxRuntimeModel
+        backend = ('onnxruntime' if isinstance(model, OnnxRuntimeModel)
                    else 'chainer')
     return dict(version=__version__, weights_sha256=sha256,
                 release_weights=release, backend=backend, fps=float(fps),
@@ -157,7 +158,7 @@ def iter_predictions(paths, model, backend=None, fps=FPS, max_frames=None,
     """:func:`predict_videos`, one record at a time as each video finishes
     (the command line writes each row as it comes)."""
     info = provenance(model, backend, fps, max_frames, weights)
-    paths = [os.fspath(p) for p in paths]
+    paths, _ = media.find_videos(paths)
     disable = (not sys.stderr.isatty() if show_progress is None
                else not show_progress)
     for path in progress(paths, desc='predict', unit='video',
@@ -188,8 +189,9 @@ def predict_videos(paths, model, backend=None, fps=FPS, max_frames=None,
     ``error`` (the one-line reason) and ``None`` for each trait.
 
     Args:
-        paths: video files, in order (folders: expand them first with
-            :func:`deep_impression.media.find_videos`).
+        paths: video files and folders (searched recursively for media
+            files, as :func:`deep_impression.media.find_videos`; a folder
+            without any gives no record).
         model, backend, fps, max_frames: as :func:`predict_video`.
         weights: the weight file, for provenance (default: the file the
             model was loaded from).
