@@ -83,7 +83,7 @@ def _plot_spectrogram(ax, e, seconds):
                       0, spec.shape[0]), interpolation='nearest')
     ax.set_xlim(0, seconds)
     ax.set_yticks([0, spec.shape[0]])
-    ax.set_yticklabels(['0', '8k'], fontsize=7)
+    ax.set_yticklabels(['0', '{:g}k'.format(SAMPLE_RATE / 2000)], fontsize=7)
     ax.set_ylabel('log-mel\n(Hz)', fontsize=7)
 
 
@@ -110,10 +110,9 @@ def trait_ranges(cams):
             for t in range(cams.shape[1])]
 
 
-def _plot_audio(ax_wave, ax_map, e, ax_spec=None):
-    """Waveform, the auditory activation map under it and, given
-    ``ax_spec``, the log-mel spectrogram under that on the same time axis.
-    """
+def _plot_audio(ax_wave, ax_map, e, ax_spec):
+    """Waveform, the auditory activation map under it and the log-mel
+    spectrogram under that, on one time axis."""
     from deep_impression.constants import FPS, SAMPLE_RATE
     sr = SAMPLE_RATE
     t = numpy.arange(len(e.audio)) / sr
@@ -125,15 +124,12 @@ def _plot_audio(ax_wave, ax_map, e, ax_spec=None):
     ax_wave.set_ylim(-1, 1)
     ax_wave.set_ylabel('audio')
     ax_wave.set_xticks([])
-    draw_audio_map(ax_map, e.audio_map, t[-1] if len(t) else 1)
-    label = ('time (s); red lines: sampled frames; audio map rows scaled '
-             'per trait')
-    if ax_spec is None:
-        ax_map.set_xlabel(label)
-        return
+    seconds = t[-1] if len(t) else 1
+    draw_audio_map(ax_map, e.audio_map, seconds)
     ax_map.set_xticks([])
-    _plot_spectrogram(ax_spec, e, t[-1] if len(t) else 1)
-    ax_spec.set_xlabel(label)
+    _plot_spectrogram(ax_spec, e, seconds)
+    ax_spec.set_xlabel('time (s); red lines: sampled frames; audio map rows '
+                       'scaled per trait')
 
 
 def contact_sheet(e, path):
