@@ -1,3 +1,8 @@
+# Install with pip (pip >= 26), from a checkout:
+#     pip install --build-constraint build-constraints.txt .
+# The build constraint keeps setuptools below 82 while pip builds Chainer
+# 7.8.1's source archive, whose setup.py imports pkg_resources (README.rst,
+# "Install with pip"). The build system itself is declared in pyproject.toml.
 from setuptools import find_packages, setup
 
 with open('README.rst', encoding='utf-8') as f:
@@ -17,11 +22,14 @@ setup(
         'chainer==7.8.1',
         'numpy>=1.26',
         'scipy',
+        # The log-mel spectrogram under the auditory activation map in
+        # explain's figures.
         'librosa>=0.10',
         # librosa's kaiser_best resampler (predict --decode release): the
         # resampling of librosa.load when the authors' release was written.
         'resampy',
-        'imageio>=2.30',
+        # The bundled ffmpeg binary: decodes every video and audio track
+        # (no system ffmpeg needed) and writes explain --video's MP4.
         'imageio-ffmpeg>=0.5',
         'scikit-learn',
         'matplotlib',
@@ -38,7 +46,8 @@ setup(
         'cuda12': ['cupy-cuda12x'],
         'cuda13': ['cupy-cuda13x'],
         # scikit-image only for its bundled photograph of a face (tests).
-        'test': ['pytest', 'scikit-image'],
+        # docutils: README.rst must render with warnings as errors.
+        'test': ['pytest', 'scikit-image', 'docutils'],
     },
     entry_points={
         'console_scripts': ['deep-impression=deep_impression.cli:main'],
@@ -46,7 +55,6 @@ setup(
     classifiers=[
         'Programming Language :: Python :: 3.11',
         'Programming Language :: Python :: 3.12',
-        'License :: OSI Approved :: MIT License',
         'Topic :: Scientific/Engineering :: Artificial Intelligence',
     ],
 )

@@ -3,6 +3,15 @@
 Each command is a module in :mod:`deep_impression.commands` with
 ``add_parser(subparsers)`` and ``run(args) -> exit status``. Bad input is
 reported as one line on standard error, never a traceback.
+
+Exit statuses, for every command:
+
+* 0: everything asked for was done;
+* 1: an input could not be used (a weight file, a video, a folder, an output
+  location: one line names it); a command over many inputs, such as
+  ``predict``, still does the others and returns 1 if any failed;
+* 2: a usage error (an unknown option or a bad value, from argparse);
+* 130: interrupted (Ctrl-C); finished results already written are kept.
 """
 
 import argparse
@@ -11,9 +20,14 @@ import sys
 
 from deep_impression.errors import DeepImpressionError
 
+#: Exit status when an input (weights, video, output location) cannot be
+#: used; argparse's usage errors keep 2.
+INPUT_ERROR = 1
+
 #: Command modules under deep_impression.commands, in --help order.
 COMMANDS = (
     'predict',
+    'weights',
     'synth',
     'preprocess',
     'train',
@@ -50,7 +64,7 @@ def main(argv=None):
         return args.run(args) or 0
     except DeepImpressionError as e:
         print('deep-impression: error: {}'.format(e), file=sys.stderr)
-        return 2
+        return INPUT_ERROR
     except KeyboardInterrupt:
         print('deep-impression: interrupted', file=sys.stderr)
         return 130

@@ -289,3 +289,50 @@ def load_clip_audio(path, min_seconds=MIN_AUDIO_SECONDS, decode='package'):
         raise MediaError('{}: only {:.2f} s of audio, need at least {:g} s'
                          .format(path, audio.size / SAMPLE_RATE, min_seconds))
     return audio
+
+
+#: File name endings taken as media files when a folder is searched
+#: (compared without regard to case).
+MEDIA_EXTENSIONS = ('.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.flv',
+                    '.wmv', '.mpg', '.mpeg', '.ts', '.mts', '.m2ts', '.3gp',
+                    '.ogv')
+
+
+def is_media_name(name):
+    """Whether a file name ends in one of :data:`MEDIA_EXTENSIONS` (and is
+    not hidden, such as an unfinished download or an atomic write's
+    temporary)."""
+    name = os.path.basename(name)
+    return (not name.startswith('.') and
+            name.lower().endswith(MEDIA_EXTENSIONS))
+
+
+def find_videos(paths):
+    """Expand folders into the media files below them.
+
+    Args:
+        paths: files and folders. A folder is searched recursively for
+            media files (:func:`is_media_name`), which are listed sorted;
+            a file is kept as given, whatever its name.
+
+    Returns:
+        ``(videos, empty)``: the paths (normalised, each once, in argument
+        order) and the folders in which no media file was found.
+    """
+    videos, empty, seen = [], [], set()
+    for path in paths:
+        path = os.path.normpath(os.fspath(path))
+        if os.path.isdir(path):
+            found = sorted(
+                os.path.join(root, name)
+                for root, dirs, files in os.walk(path)
+                for name in files if is_media_name(name))
+            if not found:
+                empty.append(path)
+        else:
+            found = [path]
+        for video in found:
+            if video not in seen:
+                seen.add(video)
+                videos.append(video)
+    return videos, empty

@@ -58,9 +58,9 @@ def test_failed_video_reported_others_go_on(setup, capsys, tmp_path):
     assert status != 0
     assert 'broken.mp4' in captured.err and 'Traceback' not in captured.err
     rows = list(csv.reader(io.StringIO(captured.out)))
-    assert rows[0] == ['video'] + list(TRAITS)
+    assert rows[0][:6] == ['video'] + list(TRAITS)
     assert [r[0] for r in rows[1:]] == [clip]
-    numpy.testing.assert_allclose([float(v) for v in rows[1][1:]], expected,
+    numpy.testing.assert_allclose([float(v) for v in rows[1][1:6]], expected,
                                   atol=1e-5)
 
 

@@ -179,6 +179,6 @@ def test_evaluate_command_bad_weights(tmp_path, synthetic_store):
         [sys.executable, '-m', 'deep_impression', 'evaluate', synthetic_store,
          '--weights', str(bad), '--split', 'test'],
         capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2
+    assert proc.returncode == 1
     assert proc.stderr.strip().startswith('deep-impression: error: ')
     assert str(bad) in proc.stderr and 'Traceback' not in proc.stderr

@@ -228,7 +228,7 @@ def test_bad_onnx_files_are_one_clear_error(tmp_path, capsys):
     with pytest.raises(WeightsError, match='not a deep-impression export'):
         backends.OnnxRuntimeModel.from_file(str(other))
     assert cli.main(['export', '--weights', str(tmp_path / 'nope'),
-                     '--out', str(tmp_path / 'x.onnx')]) == 2
+                     '--out', str(tmp_path / 'x.onnx')]) == 1
     assert 'nope' in capsys.readouterr().err
     assert not (tmp_path / 'x.onnx').exists()
 
@@ -305,18 +305,20 @@ def test_cli_predict_with_onnxruntime_backend(clip, net, weights_file,
     expected = predict_video(clip, net, backend='chainer', max_frames=2)
     got = numpy.array([rows[0][t] for t in TRAITS])
     assert numpy.abs(got - expected).max() < 2e-4  # JSON rounds to 1e-6
-    # Exported on the fly from --weights: the same values.
+    # Exported on the fly from --weights: the same values (--overwrite: the
+    # file's rows name the ONNX file's digest, not the weight file's).
     assert cli.main(['predict', clip, '--backend', 'onnxruntime',
                      '--weights', weights_file, '--max-frames', '2',
-                     '--format', 'json', '--output', str(out)]) == 0
+                     '--format', 'json', '--output', str(out),
+                     '--overwrite']) == 0
     again = json.loads(out.read_text())[0]
     assert all(abs(again[t] - rows[0][t]) < 1e-5 for t in TRAITS)
     capsys.readouterr()
     assert cli.main(['predict', clip, '--backend', 'chainer', '--onnx',
-                     str(onnx_file), '--weights', weights_file]) == 2
+                     str(onnx_file), '--weights', weights_file]) == 1
     assert '--onnx' in capsys.readouterr().err
     assert cli.main(['predict', clip, '--backend', 'onnxruntime',
-                     '--device', '@cupy:0', '--weights', weights_file]) == 2
+                     '--device', '@cupy:0', '--weights', weights_file]) == 1
     assert 'CPU only' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(['predict', clip, '--max-frames', '0'])

@@ -126,7 +126,7 @@ def test_release_audio_is_the_mean_of_the_channels(tmp_path):
 class _Recorder(object):
     """Stands in for the network: keeps what ``predict`` is given."""
 
-    def predict(self, audio, frames):
+    def predict(self, audio, frames, on_frames=None):
         self.audio = audio
         self.frames = numpy.concatenate(list(frames))
         return numpy.zeros(5, numpy.float32)
@@ -152,7 +152,7 @@ def test_cli_passes_decode_on(monkeypatch, tmp_path, capsys):
     from deep_impression.inference import backends, predict
     seen = []
     monkeypatch.setattr(backends, 'load_backend', lambda *a, **k: None)
-    monkeypatch.setattr(predict, 'predict_video', lambda path, model, **k:
+    monkeypatch.setattr(predict, 'predict_video', lambda path, model, *a, **k:
                         seen.append(k['decode']) or numpy.zeros(5))
     assert main(['predict', 'a.mp4', '--decode', 'release']) == 0
     assert main(['predict', 'a.mp4']) == 0

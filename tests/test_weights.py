@@ -144,3 +144,67 @@ def test_public_api_names():
     for name in ('TRAITS', 'load_model', 'predict_video',
                  'AudiovisualNetwork', 'DeepImpressionError'):
         assert hasattr(deep_impression, name)
+
+
+# -- which file is it: layout, git blob id, SHA-256 --------------------------
+
+def _git_hash_object(path):
+    """The git blob id as git itself computes it (None without git)."""
+    import shutil
+    import subprocess
+    if shutil.which('git') is None:
+        return None
+    return subprocess.run(['git', 'hash-object', '--no-filters', path],
+                          capture_output=True, text=True, check=True,
+                          timeout=60).stdout.strip()
+
+
+def test_digests_are_gits_blob_id_and_sha256(tmp_path):
+    import hashlib
+    from deep_impression.models.weights import file_digests
+    path = str(tmp_path / 'blob')
+    data = bytes(range(256)) * 9000 + b'tail'  # more than one 1 MiB block
+    with open(path, 'wb') as f:
+        f.write(data)
+    sha256, blob = file_digests(path)
+    assert sha256 == hashlib.sha256(data).hexdigest()
+    assert blob == hashlib.sha1(b'blob 2304004\x00' + data).hexdigest()
+    expected = _git_hash_object(path)
+    if expected is not None:
+        assert blob == expected
+    empty = str(tmp_path / 'empty')
+    open(empty, 'wb').close()
+    # git's well-known id of the empty blob.
+    assert file_digests(empty)[1] == 'e69de29bb2d1d6434b8b29ae775ad8c2e48c5391'
+
+
+def test_inspect_counts_parameters_and_tells_release(release_file,
+                                                     monkeypatch):
+    from deep_impression.models import weights
+    info = weights.inspect_weights(release_file)
+    with numpy.load(release_file) as npz:
+        trainable = sum(npz[k].size for k in npz.files
+                        if k.rsplit('/', 1)[-1] not in
+                        ('avg_mean', 'avg_var', 'N'))
+        assert info['arrays'] == len(npz.files) == 282
+    assert info['parameters'] == trainable
+    assert info['size'] == os.path.getsize(release_file)
+    assert info['release'] is False
+    monkeypatch.setattr(weights, 'RELEASE_GIT_BLOB_ID', info['git_blob_id'])
+    assert weights.inspect_weights(release_file)['release'] is True
+
+
+def test_weights_command(release_file, tmp_path, capsys):
+    from deep_impression.cli import main
+    import hashlib
+    assert main(['weights', release_file]) == 0
+    out = capsys.readouterr().out
+    with open(release_file, 'rb') as f:
+        assert hashlib.sha256(f.read()).hexdigest() in out
+    assert 'layout ok (282 arrays' in out and 'release:     no' in out
+    bad = str(tmp_path / 'junk')
+    with open(bad, 'wb') as f:
+        f.write(b'not a zip')
+    assert main(['weights', bad]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and bad in err[0] and 'not an npz' in err[0]

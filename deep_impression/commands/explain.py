@@ -3,6 +3,7 @@
 Per video: per-trait class activation maps on K frames spread over the clip
 (``<stem>_<trait>.png``), the auditory map under the waveform
 (``<stem>_audio.png``) and one contact sheet (``<stem>_contact_sheet.png``);
+with ``--video`` also an MP4 of the maps over time (``<stem>.mp4``);
 ``--format json`` writes the maps' summary instead.
 """
 
@@ -34,6 +35,10 @@ def add_parser(sub):
                    help='png: overlays and a contact sheet; json: the maps '
                         'and their summary (<stem>.json; "-" for --out '
                         'prints it)')
+    p.add_argument('--video', action='store_true',
+                   help='with png: also <stem>.mp4, the per-trait maps over '
+                        'time with the auditory map as a bar and a moving '
+                        'cursor')
     return p
 
 
@@ -75,6 +80,11 @@ def run(args):
                 e, t, os.path.join(args.out, '{}_{}.png'.format(stem, name))))
         written.append(figures.audio_figure(
             e, os.path.join(args.out, stem + '_audio.png')))
+        if args.video:
+            from deep_impression.visualizations.video import \
+                explanation_video
+            written.append(explanation_video(
+                e, os.path.join(args.out, stem + '.mp4')))
         for path in written:
             print(path)
     if failures:

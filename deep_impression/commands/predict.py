@@ -1,24 +1,26 @@
 """``deep-impression predict VIDEO...``: traits of each video."""
 
 import argparse
-import csv
-import io
-import json
 import sys
 
 from deep_impression.inference.backends import BACKENDS
 from deep_impression.commands._arguments import add_device, add_weights
-from deep_impression.constants import FPS, TRAITS
-from deep_impression.errors import DeepImpressionError
+from deep_impression.constants import FPS
 from deep_impression.media import DECODINGS
-from deep_impression.progress import progress
 
 
 def add_parser(sub):
     p = sub.add_parser('predict', help='predict the Big Five traits of videos',
                        description='Predict the apparent Big Five traits of '
-                                   'the person in each video.')
-    p.add_argument('videos', nargs='+', metavar='VIDEO')
+                                   'the person in each video.',
+                       epilog='Exit status: 0 every video predicted; 1 some '
+                              'input failed (each named on one line; the '
+                              'others are still predicted and written); 2 '
+                              'usage error; 130 interrupted (finished rows '
+                              'are kept).')
+    p.add_argument('videos', nargs='+', metavar='VIDEO',
+                   help='video files, or folders searched recursively for '
+                        'media files (by file name ending; sorted)')
     add_weights(p)
     add_device(p)
     p.add_argument('--backend', choices=BACKENDS, default=None,
@@ -42,9 +44,17 @@ def add_parser(sub):
                         'native frame and kaiser_best audio, as the authors\' '
                         'util.py')
     p.add_argument('--format', choices=('table', 'json', 'csv'),
-                   default='table')
+                   default=None,
+                   help='default: from the --output name (.csv, .json), '
+                        'else table')
     p.add_argument('--output', metavar='FILE', default=None,
-                   help='write the results here instead of standard output')
+                   help='write the results here instead of standard output, '
+                        'atomically; CSV rows as each video finishes. A CSV '
+                        'or JSON file that already holds results is added '
+                        'to: the videos in it are skipped')
+    p.add_argument('--overwrite', action='store_true',
+                   help='with --output: predict every video again and '
+                        'replace the file')
     return p
 
 
@@ -62,51 +72,50 @@ def _positive(kind):
     return parse
 
 
-def format_results(rows, fmt):
-    """Render ``[(video, traits array)]`` as a table, JSON or CSV text."""
-    if fmt == 'json':
-        return json.dumps([dict(video=video, **{t: round(float(v), 6)
-                                                for t, v in zip(TRAITS, y)})
-                           for video, y in rows], indent=2) + '\n'
-    if fmt == 'csv':
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator='\n')
-        writer.writerow(('video',) + TRAITS)
-        for video, y in rows:
-            writer.writerow([video] + ['{:.6f}'.format(v) for v in y])
-        return out.getvalue()
-    width = max([len('video')] + [len(video) for video, _ in rows])
-    lines = ['  '.join(['{:<{}}'.format('video', width)] +
-                       ['{:>17}'.format(t) for t in TRAITS])]
-    for video, y in rows:
-        lines.append('  '.join(['{:<{}}'.format(video, width)] +
-                               ['{:>17.4f}'.format(v) for v in y]))
-    return '\n'.join(lines) + '\n'
-
-
 def run(args):
     from deep_impression.inference.backends import load_backend
-    from deep_impression.inference.predict import predict_video
+    from deep_impression.inference.predict import (iter_predictions,
+                                                   provenance)
+    from deep_impression.inference.results import ResultsWriter, format_for
+    from deep_impression.media import find_videos
+    fmt = format_for(args.output, args.format)
+    # The output location is checked (and a file to resume read) before
+    # any work starts.
+    writer = ResultsWriter(args.output, fmt, overwrite=args.overwrite)
+    videos, empty = find_videos(args.videos)
+    for folder in empty:
+        _error('{}: no media files in this folder'.format(folder))
     backend = args.backend or ('onnxruntime' if args.onnx else 'chainer')
     model = load_backend(backend, weights=args.weights, onnx=args.onnx,
                          device=args.device)
-    rows, failures = [], []
-    for video in progress(args.videos, desc='predict', unit='video'):
-        try:
-            rows.append((video, predict_video(video, model, fps=args.fps,
-                                              max_frames=args.max_frames,
-                                              decode=args.decode)))
-        except DeepImpressionError as e:
-            failures.append(video)
-            print('deep-impression: error: {}'.format(e), file=sys.stderr)
-    text = format_results(rows, args.format)
-    if args.output:
-        with open(args.output, 'w') as f:
-            f.write(text)
-    else:
-        sys.stdout.write(text)
+    info = provenance(model, backend, args.fps, args.max_frames,
+                      decode=args.decode)
+    writer.start(info)
+    done = writer.done
+    todo = [v for v in videos if v not in done]
+    if len(todo) < len(videos):
+        print('deep-impression: {} of {} videos already in {}, skipped '
+              '(--overwrite predicts them again)'.format(
+                  len(videos) - len(todo), len(videos), args.output),
+              file=sys.stderr)
+    failures = len(empty)
+    try:
+        for record in iter_predictions(todo, model, backend, args.fps,
+                                       args.max_frames, show_progress=None,
+                                       decode=args.decode):
+            if record['error']:
+                failures += 1
+                _error(record['error'])
+            else:
+                writer.add(record)
+    finally:
+        writer.close()
     if failures:
-        print('deep-impression: {} of {} videos failed'.format(
-            len(failures), len(args.videos)), file=sys.stderr)
+        print('deep-impression: {} of {} inputs failed'.format(
+            failures, len(todo) + len(empty)), file=sys.stderr)
         return 1
     return 0
+
+
+def _error(message):
+    print('deep-impression: error: {}'.format(message), file=sys.stderr)

@@ -78,6 +78,8 @@ class OnnxRuntimeModel(object):
                  visual_stream=None):
         import onnxruntime
         from deep_impression.inference import onnx_export
+        #: The file the weights came from (provenance), where known.
+        self.weights_file = None
         self.threads = threads or available_cores()
         self.batch_size = int(batch_size)
         if self.batch_size < 1:
@@ -100,7 +102,9 @@ class OnnxRuntimeModel(object):
     def from_chainer(cls, model, **kwargs):
         """Export a Chainer :class:`AudiovisualNetwork` and load it."""
         from deep_impression.inference import onnx_export
-        return cls(onnx_export.export(model), **kwargs)
+        runtime = cls(onnx_export.export(model), **kwargs)
+        runtime.weights_file = getattr(model, 'weights_file', None)
+        return runtime
 
     @classmethod
     def from_file(cls, path, **kwargs):
@@ -130,7 +134,9 @@ class OnnxRuntimeModel(object):
                     '{}: not a deep-impression export (no {} {!r}; '
                     'write one with `deep-impression export`)'.format(
                         path, part.replace('_', ' '), missing[0]))
-        return cls(onnx_model, **kwargs)
+        runtime = cls(onnx_model, **kwargs)
+        runtime.weights_file = path
+        return runtime
 
     def _run(self, part, feeds):
         return self.sessions[part].run(None, feeds)[0]
@@ -168,13 +174,14 @@ class OnnxRuntimeModel(object):
             onnx_export.CLIP_VISUAL_FEATURES: numpy.ascontiguousarray(
                 visual_features, dtype=numpy.float32)})
 
-    def predict(self, audio, frames):
-        """Traits of one whole clip, as ``AudiovisualNetwork.predict``.
+    def predict(self, audio, frames, on_frames=None):
+        """Traits of one whole clip, as ``AudiovisualNetwork.predict``
+        (``on_frames`` likewise).
 
         Returns:
             float32 NumPy array of shape ``(5,)`` in TRAITS order, in [0, 1].
         """
-        return clip.predict_clip(self, audio, frames)
+        return clip.predict_clip(self, audio, frames, on_frames)
 
 
 def check_backend(backend):

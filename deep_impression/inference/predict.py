@@ -1,15 +1,18 @@
 """Traits of a whole video file: decode with ffmpeg, then ``model.predict``."""
 
 import math
+import os
+import sys
 
 from deep_impression import media
-from deep_impression.constants import FPS
-from deep_impression.errors import InputError
+from deep_impression.constants import FPS, TRAITS
+from deep_impression.errors import DeepImpressionError, InputError, MediaError
 from deep_impression.inputs import even_indices
+from deep_impression.progress import progress
 
 
 def predict_video(path, model, backend=None, fps=FPS, max_frames=None,
-                  decode='package'):
+                  decode='package', on_frames=None):
     """Predict the five traits of the person in a video file.
 
     Decodes the file with the bundled ffmpeg into 16 kHz mono audio and
@@ -35,6 +38,8 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None,
             every native frame and ``kaiser_best`` audio, as the authors'
             ``util.py`` (see :mod:`deep_impression.media`); ``fps`` must
             then stay at its default.
+        on_frames: optional callable given the number of frames of each
+            batch once the network has run it (progress within a clip).
 
     Returns:
         float32 array of shape ``(5,)`` in :data:`~deep_impression.TRAITS`
@@ -65,7 +70,7 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None,
         info = media.probe(path)
         frames = select_frames(frames, _expected_frames(info, fps or info.fps),
                                int(max_frames))
-    return model.predict(audio, frames)
+    return model.predict(audio, frames, on_frames=on_frames)
 
 
 def _expected_frames(info, fps):
@@ -105,3 +110,113 @@ def select_frames(chunks, total, count):
     if kept == 0 and last is not None:
         # The video track ended long before the container's duration.
         yield last
+
+
+#: Provenance fields of every prediction record, after ``video`` and the
+#: five traits: the package version, the first
+#: :data:`~deep_impression.models.weights.SHORT_DIGEST` hex digits of the
+#: weight file's SHA-256, whether that file is byte for byte the authors'
+#: release, the backend, frames per second and the frame limit (``None``:
+#: all frames).
+PROVENANCE = ('version', 'weights_sha256', 'release_weights', 'backend',
+              'fps', 'max_frames', 'decode')
+
+
+def provenance(model, backend=None, fps=FPS, max_frames=None, weights=None,
+               decode='package'):
+    """The provenance fields (:data:`PROVENANCE`) of predictions made with
+    ``model`` and these settings.
+
+    Args:
+        weights: the file the weights came from (default: the
+            ``weights_file`` that :func:`~deep_impression.load_model` and
+            :func:`~deep_impression.inference.backends.load_backend` set);
+            ``None`` for weights only in memory (digest ``None``).
+    """
+    from deep_impression import __version__
+    from deep_impression.models.weights import (SHORT_DIGEST,
+                                                identify_weights)
+    weights = weights if weights is not None else getattr(
+        model, 'weights_file', None)
+    sha256, release = None, False
+    if weights is not None:
+        found = identify_weights(weights)
+        sha256, release = found['sha256'][:SHORT_DIGEST], found['release']
+    if backend is None:
+        from deep_impression.inference.backends import OnnxRuntimeModel
+        backend = ('onnxruntime' if isinstance(model, OnnxRuntimeModel)
+                   else 'chainer')
+    return dict(version=__version__, weights_sha256=sha256,
+                release_weights=release, backend=backend,
+                # The release's decoding keeps each file's own frame rate.
+                fps=None if decode == 'release' else float(fps),
+                max_frames=None if max_frames is None else int(max_frames),
+                decode=decode)
+
+
+def frames_to_run(path, fps=FPS, max_frames=None):
+    """How many frames :func:`predict_video` will run for ``path`` (from
+    the container's duration; ``None`` when unknown or unreadable)."""
+    try:
+        total = _expected_frames(media.probe(path), fps)
+    except MediaError:
+        return None
+    if max_frames is not None:
+        total = int(max_frames) if total is None else min(total,
+                                                          int(max_frames))
+    return total
+
+
+def iter_predictions(paths, model, backend=None, fps=FPS, max_frames=None,
+                     weights=None, show_progress=None, decode='package'):
+    """:func:`predict_videos`, one record at a time as each video finishes
+    (the command line writes each row as it comes)."""
+    info = provenance(model, backend, fps, max_frames, weights, decode)
+    paths, _ = media.find_videos(paths)
+    disable = (not sys.stderr.isatty() if show_progress is None
+               else not show_progress)
+    for path in progress(paths, desc='predict', unit='video',
+                         disable=disable):
+        error = None
+        # The bar's total costs one ffmpeg probe: only for a visible bar.
+        total = None if disable else frames_to_run(path, fps, max_frames)
+        with progress(total=total, desc=os.path.basename(path),
+                      unit='frame', leave=False, disable=disable) as bar:
+            try:
+                y = predict_video(path, model, backend, fps, max_frames,
+                                  decode=decode, on_frames=bar.update)
+            except DeepImpressionError as e:
+                y, error = None, str(e)
+        values = [None] * len(TRAITS) if y is None else [float(v) for v in y]
+        record = dict(video=path)
+        record.update(zip(TRAITS, values))
+        record['error'] = error
+        record.update(info)
+        yield record
+
+
+def predict_videos(paths, model, backend=None, fps=FPS, max_frames=None,
+                   weights=None, show_progress=None, decode='package'):
+    """Predict the traits of many videos; one record per video.
+
+    A video that cannot be used does not stop the others: its record has
+    ``error`` (the one-line reason) and ``None`` for each trait.
+
+    Args:
+        paths: video files and folders (searched recursively for media
+            files, as :func:`deep_impression.media.find_videos`; a folder
+            without any gives no record).
+        model, backend, fps, max_frames, decode: as
+            :func:`predict_video`.
+        weights: the weight file, for provenance (default: the file the
+            model was loaded from).
+        show_progress: progress bars over videos and over each clip's
+            frames (default: when standard error is a terminal).
+
+    Returns:
+        list of dicts with keys ``video``, the five trait names
+        (:data:`~deep_impression.TRAITS`; floats in [0, 1]), ``error``
+        (``None`` on success) and :data:`PROVENANCE`.
+    """
+    return list(iter_predictions(paths, model, backend, fps, max_frames,
+                                 weights, show_progress, decode))

@@ -122,19 +122,21 @@ class AudiovisualNetwork(chainer.Chain):
                                      frame_batch or self.frame_batch)
         return a, v
 
-    def predict(self, audio, frames):
+    def predict(self, audio, frames, on_frames=None):
         """Traits of one whole clip, exactly as the authors' release.
 
         Args:
             audio: 1-D float32 array of 16 kHz samples in [-1, 1].
             frames: ``(T, 256, 456, 3)`` uint8 RGB array, or an iterable of
                 such arrays (chunks of any length).
+            on_frames: optional callable given the number of frames of
+                each batch once it has run (progress bars).
 
         Returns:
             float32 NumPy array of shape ``(5,)`` in TRAITS order, in [0, 1].
         """
         from deep_impression.inference import clip
-        return clip.predict_clip(self, audio, frames)
+        return clip.predict_clip(self, audio, frames, on_frames)
 
 
 def count_parameters(link):

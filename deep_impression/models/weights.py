@@ -7,6 +7,7 @@ file against the network before loading it, so a wrong file fails with one
 line that names the file and the first offending key.
 """
 
+import hashlib
 import os
 import zipfile
 
@@ -138,8 +139,81 @@ def load_model(path=None, device=None, architecture='challenge'):
     path = os.fspath(path) if path is not None else default_weights_path()
     model = get_architecture(architecture)()
     load_weights(model, path)
+    # Which file the weights came from, for predictions' provenance.
+    model.weights_file = path
     if device is not None:
         device = chainer.get_device(device)
         model.to_device(device)
         device.use()
     return model
+
+
+#: The authors' released ``model`` file, identified exactly: its git blob id
+#: in their repository (github ``yagguc/deep_impression``, commit ad45d66,
+#: path ``model``).
+RELEASE_GIT_BLOB_ID = 'f7d082d3e0d823d5e39dd308855ff946ef9f92d3'
+
+#: Hex digits of the SHA-256 kept in prediction provenance.
+SHORT_DIGEST = 12
+
+
+def file_digests(path, block=1 << 20):
+    """``(sha256, git blob id)`` of a file, hex, read once in blocks.
+
+    The git blob id is what ``git hash-object`` prints: the SHA-1 of
+    ``b'blob <size in decimal>\\0'`` followed by the file's bytes.
+    """
+    path = os.fspath(path)
+    size = os.path.getsize(path)
+    sha256 = hashlib.sha256()
+    blob = hashlib.sha1(b'blob %d\0' % size)
+    with open(path, 'rb') as f:
+        for data in iter(lambda: f.read(block), b''):
+            sha256.update(data)
+            blob.update(data)
+    return sha256.hexdigest(), blob.hexdigest()
+
+
+def identify_weights(path):
+    """Which weight file ``path`` is: its digests and whether it is the
+    authors' release byte for byte.
+
+    Returns:
+        dict with ``path``, ``size`` (bytes), ``sha256``, ``git_blob_id``
+        and ``release`` (bool: the git blob id is
+        :data:`RELEASE_GIT_BLOB_ID`).
+
+    Raises:
+        WeightsError: no such file, or a directory.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        problem = ('is a directory, not a weight file'
+                   if os.path.exists(path) else 'no such weight file')
+        raise WeightsError('{}: {}'.format(path, problem))
+    try:
+        sha256, blob = file_digests(path)
+    except OSError as e:
+        raise WeightsError('{}: cannot read ({})'.format(
+            path, e.strerror or e)) from None
+    return dict(path=path, size=os.path.getsize(path), sha256=sha256,
+                git_blob_id=blob, release=blob == RELEASE_GIT_BLOB_ID)
+
+
+def inspect_weights(path, model=None):
+    """Check a weight file's layout and identify it.
+
+    Returns:
+        :func:`identify_weights`'s dict plus ``arrays`` (arrays in the file)
+        and ``parameters`` (trainable values, without batch normalisation's
+        running statistics).
+
+    Raises:
+        WeightsError: as :func:`check_weights`.
+    """
+    model = model if model is not None else AudiovisualNetwork()
+    check_weights(path, model)
+    info = identify_weights(path)
+    info['arrays'] = len(expected_arrays(model))
+    info['parameters'] = int(sum(p.size for p in model.params()))
+    return info

@@ -40,14 +40,79 @@ def overlay(frame, cam, vmin=None, vmax=None, alpha=0.5):
     return numpy.clip(numpy.round(out), 0, 255).astype(numpy.uint8)
 
 
-def _trait_ranges(cams):
+#: Log-mel spectrogram of the figures: 32-ms windows (512 samples at
+#: 16 kHz), 10-ms hop, 64 mel bands up to the Nyquist frequency (8 kHz).
+MEL = dict(n_fft=512, hop_length=160, n_mels=64)
+
+
+def log_mel_spectrogram(audio, sample_rate=None, n_fft=MEL['n_fft'],
+                        hop_length=MEL['hop_length'], n_mels=MEL['n_mels'],
+                        top_db=80.0):
+    """Log-mel power spectrogram of a clip's audio (librosa).
+
+    Args:
+        audio: 1-D float samples.
+        sample_rate: Hz (default 16 kHz, the network's rate).
+        n_fft, hop_length: Hann window and hop, in samples; frames are
+            centred (the signal is padded by ``n_fft // 2`` at both ends),
+            so frame ``j`` is at ``j * hop_length / sample_rate`` seconds.
+        n_mels: mel bands (Slaney's mel scale, area-normalised filters),
+            from 0 Hz to ``sample_rate / 2``.
+        top_db: floor, in dB below the loudest value.
+
+    Returns:
+        ``(n_mels, 1 + len(audio) // hop_length)`` float32 array in dB
+        relative to its maximum (0 at the loudest, down to ``-top_db``).
+    """
+    import librosa
+    from deep_impression.constants import SAMPLE_RATE
+    sample_rate = sample_rate or SAMPLE_RATE
+    power = librosa.feature.melspectrogram(
+        y=numpy.asarray(audio, dtype=numpy.float32), sr=sample_rate,
+        n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, power=2.0,
+        window='hann', center=True, pad_mode='constant')
+    return librosa.power_to_db(power, ref=numpy.max,
+                               top_db=top_db).astype(numpy.float32)
+
+
+def _plot_spectrogram(ax, e, seconds):
+    from deep_impression.constants import SAMPLE_RATE
+    spec = log_mel_spectrogram(e.audio)
+    ax.imshow(spec, origin='lower', aspect='auto', cmap='magma',
+              extent=(0, spec.shape[1] * MEL['hop_length'] / SAMPLE_RATE,
+                      0, spec.shape[0]), interpolation='nearest')
+    ax.set_xlim(0, seconds)
+    ax.set_yticks([0, spec.shape[0]])
+    ax.set_yticklabels(['0', '{:g}k'.format(SAMPLE_RATE / 2000)], fontsize=7)
+    ax.set_ylabel('log-mel\n(Hz)', fontsize=7)
+
+
+def draw_audio_map(ax, audio_map, seconds):
+    """The auditory activation map (a row per trait, each on its own
+    colour scale, as the frame overlays) over ``[0, seconds]``."""
+    times = audio_map.times
+    half = (times[1] - times[0]) / 2 if len(times) > 1 else 0.5
+    cam = audio_map.cam.astype(numpy.float64)
+    lo, hi = cam.min(axis=1, keepdims=True), cam.max(axis=1, keepdims=True)
+    ax.imshow((cam - lo) / numpy.maximum(hi - lo, 1e-12), aspect='auto',
+              cmap=CMAP,
+              extent=(times[0] - half, times[-1] + half,
+                      len(TRAITS) - 0.5, -0.5), interpolation='nearest')
+    ax.set_xlim(0, seconds)
+    ax.set_yticks(range(len(TRAITS)))
+    ax.set_yticklabels(TRAITS, fontsize=7)
+
+
+def trait_ranges(cams):
     """Per trait ``(min, max)`` over all the given maps ``(K, 5, h, w)``: one
     colour scale per trait, so frames of a clip compare."""
     return [(float(cams[:, t].min()), float(cams[:, t].max()))
             for t in range(cams.shape[1])]
 
 
-def _plot_audio(ax_wave, ax_map, e):
+def _plot_audio(ax_wave, ax_map, e, ax_spec):
+    """Waveform, the auditory activation map under it and the log-mel
+    spectrogram under that, on one time axis."""
     from deep_impression.constants import FPS, SAMPLE_RATE
     sr = SAMPLE_RATE
     t = numpy.arange(len(e.audio)) / sr
@@ -59,20 +124,12 @@ def _plot_audio(ax_wave, ax_map, e):
     ax_wave.set_ylim(-1, 1)
     ax_wave.set_ylabel('audio')
     ax_wave.set_xticks([])
-    times = e.audio_map.times
-    half = (times[1] - times[0]) / 2 if len(times) > 1 else 0.5
-    # Each trait's row on its own colour scale, as the frame overlays.
-    cam = e.audio_map.cam.astype(numpy.float64)
-    lo, hi = cam.min(axis=1, keepdims=True), cam.max(axis=1, keepdims=True)
-    ax_map.imshow((cam - lo) / numpy.maximum(hi - lo, 1e-12), aspect='auto',
-                  cmap=CMAP,
-                  extent=(times[0] - half, times[-1] + half,
-                          len(TRAITS) - 0.5, -0.5), interpolation='nearest')
-    ax_map.set_xlim(0, t[-1] if len(t) else 1)
-    ax_map.set_yticks(range(len(TRAITS)))
-    ax_map.set_yticklabels(TRAITS, fontsize=7)
-    ax_map.set_xlabel('time (s); red lines: sampled frames; audio map '
-                      'rows scaled per trait')
+    seconds = t[-1] if len(t) else 1
+    draw_audio_map(ax_map, e.audio_map, seconds)
+    ax_map.set_xticks([])
+    _plot_spectrogram(ax_spec, e, seconds)
+    ax_spec.set_xlabel('time (s); red lines: sampled frames; audio map rows '
+                       'scaled per trait')
 
 
 def contact_sheet(e, path):
@@ -88,12 +145,13 @@ def contact_sheet(e, path):
     H, W = e.frames.shape[1:3]
     cell_w = 2.2
     cell_h = cell_w * H / W + 0.25
-    fig = Figure(figsize=(1.2 + cell_w * K, cell_h * len(TRAITS) + 2.6))
-    grid = fig.add_gridspec(len(TRAITS) + 2, K,
-                            height_ratios=[cell_h] * len(TRAITS) + [0.9, 1.1],
+    fig = Figure(figsize=(1.2 + cell_w * K, cell_h * len(TRAITS) + 3.6))
+    grid = fig.add_gridspec(len(TRAITS) + 3, K,
+                            height_ratios=([cell_h] * len(TRAITS) +
+                                           [0.9, 1.1, 1.0]),
                             hspace=0.35, wspace=0.05, top=0.94,
                             bottom=0.05, left=0.08, right=0.98)
-    ranges = _trait_ranges(e.cams)
+    ranges = trait_ranges(e.cams)
     for t, name in enumerate(TRAITS):
         for k in range(K):
             ax = fig.add_subplot(grid[t, k])
@@ -108,7 +166,8 @@ def contact_sheet(e, path):
             if t == 0:
                 ax.set_xlabel('')
     _plot_audio(fig.add_subplot(grid[len(TRAITS), :]),
-                fig.add_subplot(grid[len(TRAITS) + 1, :]), e)
+                fig.add_subplot(grid[len(TRAITS) + 1, :]), e,
+                fig.add_subplot(grid[len(TRAITS) + 2, :]))
     fig.suptitle('{}: class activation maps (left: trait, clip prediction '
                  'from the sampled frames; above each frame: its own '
                  'prediction)'.format(os.path.basename(e.video)), fontsize=9)
@@ -117,7 +176,7 @@ def contact_sheet(e, path):
 
 def trait_strip(e, t, path):
     """The K overlays of one trait side by side, full resolution."""
-    lo, hi = _trait_ranges(e.cams)[t]
+    lo, hi = trait_ranges(e.cams)[t]
     strip = numpy.concatenate([overlay(f, c, lo, hi)
                                for f, c in zip(e.frames, e.cams[:, t])],
                               axis=1)
@@ -133,10 +192,12 @@ def trait_strip(e, t, path):
 
 
 def audio_figure(e, path):
-    """The waveform with the auditory activation map under it."""
-    fig = Figure(figsize=(10, 3.5))
-    grid = fig.add_gridspec(2, 1, height_ratios=[1, 1.2], hspace=0.1)
-    _plot_audio(fig.add_subplot(grid[0]), fig.add_subplot(grid[1]), e)
+    """The waveform, the auditory activation map under it and the log-mel
+    spectrogram under that."""
+    fig = Figure(figsize=(10, 5))
+    grid = fig.add_gridspec(3, 1, height_ratios=[1, 1.2, 1.2], hspace=0.1)
+    _plot_audio(fig.add_subplot(grid[0]), fig.add_subplot(grid[1]), e,
+                fig.add_subplot(grid[2]))
     return save_figure(fig, path)
 
 
