@@ -8,12 +8,26 @@ Resampling: audio with ffmpeg's ``aresample`` filter using the SoX resampler
 (``resampler=soxr``, high quality), frames with ffmpeg's ``fps`` filter
 (drop/duplicate to a constant 25 frames/s) and bicubic ``scale`` to exactly
 456x256 (the challenge's 1280x720 clips have the same 16:9 shape).
+
+Nothing waits for ever: ffmpeg's error output is always read to its end
+(a full pipe would block it, and us with it), and every wait on ffmpeg is
+bounded (:data:`TIMEOUT`, :data:`STALL_TIMEOUT`).
+
+Damaged files: a track that decodes to far less than the container's
+duration, or decoder errors, give one warning line naming the file
+(:func:`check_decoded`); with ``strict=True`` they are a
+:class:`~deep_impression.errors.MediaError` instead. ``predict`` and
+``preprocess`` share this policy (their ``--strict`` flag).
 """
 
 import collections
+import math
 import os
 import re
+import select
 import subprocess
+import sys
+import threading
 
 import numpy
 
@@ -21,6 +35,25 @@ from deep_impression.constants import (FPS, FRAME_CHUNK, FRAME_HEIGHT,
                                        FRAME_WIDTH, MIN_AUDIO_SECONDS,
                                        SAMPLE_RATE)
 from deep_impression.errors import MediaError
+
+#: Seconds an ffmpeg run that does not stream may take, plus
+#: :data:`TIMEOUT_PER_SECOND` per second of media (a clean 300-s clip
+#: decodes in about 11 s on a busy 2-core machine).
+TIMEOUT = 120
+TIMEOUT_PER_SECOND = 2.0
+#: Seconds a streaming ffmpeg may go without sending a byte.
+STALL_TIMEOUT = 300
+#: A track decoding to less than the container's duration times 0.98 less
+#: this many seconds counts as truncated (the video and audio tracks of a
+#: good file can end a few frames apart).
+TRUNCATION_TOLERANCE = 0.25
+#: Frames whose aspect ratio differs from the output's by more than this
+#: factor are reported when stretched.
+ASPECT_TOLERANCE = 1.1
+#: How frames are brought to the output size: ``stretch`` (the release's
+#: plain resize), ``pad`` (fit inside, black bars) or ``crop`` (fill, cut
+#: the overflow at the centre).
+FITS = ('stretch', 'pad', 'crop')
 
 
 def ffmpeg_exe():
@@ -32,6 +65,17 @@ def ffmpeg_exe():
 MediaInfo = collections.namedtuple(
     'MediaInfo', ['duration', 'has_audio', 'has_video', 'width', 'height',
                   'fps'])
+
+_warned = set()
+
+
+def print_warning(message):
+    """The default ``warn``: one line on standard error, once per message
+    in a process (a file read twice is reported once)."""
+    if message in _warned:
+        return
+    _warned.add(message)
+    print('deep-impression: warning: {}'.format(message), file=sys.stderr)
 
 
 def _last_line(text):
@@ -50,20 +94,45 @@ def _check_file(path):
     return path
 
 
+def _timeout(duration):
+    return TIMEOUT + TIMEOUT_PER_SECOND * (duration or 0)
+
+
+def run_ffmpeg(args, path, timeout=TIMEOUT):
+    """Run ffmpeg with ``args`` to its end, both outputs read as it goes.
+
+    Returns:
+        ``(stdout bytes, stderr text, return code)``.
+
+    Raises:
+        MediaError: ffmpeg ran longer than ``timeout`` seconds (it is
+            killed); the message names ``path``.
+    """
+    proc = subprocess.Popen([ffmpeg_exe(), '-hide_banner', '-nostdin'] +
+                            list(args), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise MediaError('{}: ffmpeg did not finish within {:.0f} s'.format(
+            path, timeout)) from None
+    return out, err.decode('utf-8', 'replace'), proc.returncode
+
+
 def probe(path):
     """What ffmpeg finds in ``path``.
 
     Returns:
-        :class:`MediaInfo` (duration in seconds, or None if unknown).
+        :class:`MediaInfo` (duration in seconds, or None if unknown; width
+        and height as decoded, i.e. after the rotation a phone records).
 
     Raises:
         MediaError: missing file, or not a media file ffmpeg can read.
     """
     path = _check_file(path)
-    proc = subprocess.run([ffmpeg_exe(), '-hide_banner', '-nostdin', '-i',
-                           path], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE)
-    text = proc.stderr.decode('utf-8', 'replace')
+    _, text, _ = run_ffmpeg(['-i', path], path)
     if 'Input #0' not in text:
         raise MediaError('{}: not a media file ffmpeg can read ({})'.format(
             path, _last_line(text)))
@@ -81,17 +150,60 @@ def probe(path):
         rate = re.search(r'([\d.]+) fps', video.group(1))
         if rate:
             fps = float(rate.group(1))
+        rotation = re.search(r'rotation of (-?[\d.]+) degrees', text)
+        if (rotation and width and
+                round(abs(float(rotation.group(1)))) % 180 == 90):
+            width, height = height, width
     has_audio = re.search(r'Stream #\S+.*?: Audio:', text) is not None
     return MediaInfo(duration, has_audio, video is not None, width, height,
                      fps)
 
 
-def decode_audio(path, sample_rate=SAMPLE_RATE):
+def _error_lines(text):
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def check_decoded(path, what, seconds, duration, errors=(), strict=False,
+                  warn=None):
+    """The one policy for damaged files: warn, or raise when ``strict``.
+
+    Args:
+        path: the file, named in the message.
+        what: ``'audio'`` or ``'video'``.
+        seconds: how much of the track decoded (seconds).
+        duration: the container's duration (seconds; None if unknown).
+        errors: ffmpeg's error lines while decoding the track.
+        strict: raise instead of warning.
+        warn: callable given the message (default :func:`print_warning`).
+
+    Raises:
+        MediaError: ``strict`` and the track is short or had errors.
+    """
+    problems = []
+    if duration is not None and \
+            seconds < duration * 0.98 - TRUNCATION_TOLERANCE:
+        problems.append('the {} decodes to {:.2f} s of the {:.2f} s the '
+                        'container declares'.format(what, seconds, duration))
+    errors = list(errors)
+    if errors:
+        problems.append('{} decoder error line{} in the {} (first: {})'.format(
+            len(errors), '' if len(errors) == 1 else 's', what, errors[0]))
+    if not problems:
+        return
+    message = '{}: damaged or truncated file ({})'.format(
+        path, '; '.join(problems))
+    if strict:
+        raise MediaError(message)
+    (warn or print_warning)(message)
+
+
+def decode_audio(path, sample_rate=SAMPLE_RATE, strict=False, warn=None):
     """Decode the audio track of ``path`` to mono float32 in [-1, 1].
 
     Args:
         path: any file ffmpeg reads (mp4, wav, ...).
         sample_rate: output rate in Hz (16000 as in the paper).
+        strict, warn: see :func:`check_decoded` (a short or damaged track).
 
     Returns:
         1-D float32 array of samples.
@@ -102,21 +214,66 @@ def decode_audio(path, sample_rate=SAMPLE_RATE):
     info = probe(path)
     if not info.has_audio:
         raise MediaError('{}: no audio track'.format(path))
-    proc = subprocess.run(
-        [ffmpeg_exe(), '-hide_banner', '-nostdin', '-v', 'error', '-i',
-         os.fspath(path), '-vn', '-ac', '1',
+    out, err, code = run_ffmpeg(
+        ['-v', 'error', '-i', os.fspath(path), '-vn', '-ac', '1',
          '-af', 'aresample={}:resampler=soxr'.format(sample_rate),
-         '-f', 'f32le', '-acodec', 'pcm_f32le', 'pipe:1'],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    audio = numpy.frombuffer(proc.stdout, dtype='<f4').astype(numpy.float32)
-    if proc.returncode != 0 and audio.size == 0:
+         '-f', 'f32le', '-acodec', 'pcm_f32le', 'pipe:1'], path,
+        timeout=_timeout(info.duration))
+    audio = numpy.frombuffer(out, dtype='<f4').astype(numpy.float32)
+    if code != 0 and audio.size == 0:
         raise MediaError('{}: cannot decode audio ({})'.format(
-            path, _last_line(proc.stderr.decode('utf-8', 'replace'))))
+            path, _last_line(err)))
+    if audio.size:
+        check_decoded(path, 'audio', audio.size / sample_rate, info.duration,
+                      _error_lines(err), strict, warn)
     return numpy.clip(audio, -1.0, 1.0)
 
 
+def fit_filters(fit, width, height):
+    """ffmpeg filters bringing frames of any shape to ``width`` x ``height``
+    (see :data:`FITS`)."""
+    if fit == 'stretch':
+        return ['scale={}:{}:flags=bicubic'.format(width, height)]
+    if fit == 'pad':
+        return ['scale={}:{}:flags=bicubic:force_original_aspect_ratio='
+                'decrease'.format(width, height),
+                'pad={}:{}:(ow-iw)/2:(oh-ih)/2'.format(width, height)]
+    if fit == 'crop':
+        return ['scale={}:{}:flags=bicubic:force_original_aspect_ratio='
+                'increase'.format(width, height),
+                'crop={}:{}'.format(width, height)]
+    raise MediaError('fit: expected one of {}, got {!r}'.format(
+        ', '.join(FITS), fit))
+
+
+def _check_aspect(path, info, width, height, fit, warn):
+    if fit != 'stretch' or not info.width or not info.height:
+        return
+    ratio = (info.width / info.height) / (width / height)
+    if max(ratio, 1 / ratio) > ASPECT_TOLERANCE:
+        (warn or print_warning)(
+            '{}: {}x{} frames are stretched to {}x{} as the release did '
+            '(--fit pad or --fit crop keeps faces undistorted)'.format(
+                path, info.width, info.height, width, height))
+
+
+class _Drain(threading.Thread):
+    """Reads a pipe to its end in the background, keeping its lines."""
+
+    def __init__(self, stream):
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.lines = []
+
+    def run(self):
+        for raw in iter(self.stream.readline, b''):
+            line = raw.decode('utf-8', 'replace').strip()
+            if line and len(self.lines) < 100000:
+                self.lines.append(line)
+
+
 def iter_frames(path, width=FRAME_WIDTH, height=FRAME_HEIGHT, fps=FPS,
-                chunk=FRAME_CHUNK):
+                chunk=FRAME_CHUNK, fit='stretch', strict=False, warn=None):
     """Stream the frames of ``path`` as RGB uint8 chunks.
 
     Args:
@@ -124,31 +281,38 @@ def iter_frames(path, width=FRAME_WIDTH, height=FRAME_HEIGHT, fps=FPS,
         width, height: output size in pixels (456x256 as in the paper).
         fps: output frame rate (25 as in the paper); None keeps the source's.
         chunk: frames per yielded array.
+        fit: ``'stretch'`` (the release's resize; a warning when the aspect
+            ratio is far from the output's), ``'pad'`` or ``'crop'``.
+        strict, warn: see :func:`check_decoded` (checked once the stream
+            has been read to its end).
 
     Yields:
         ``(k, height, width, 3)`` uint8 arrays, ``k <= chunk``.
 
     Raises:
         MediaError: missing or unreadable file, no video track, or no frame
-            could be decoded.
+            could be decoded; ffmpeg silent for :data:`STALL_TIMEOUT`.
     """
     info = probe(path)
     if not info.has_video:
         raise MediaError('{}: no video track'.format(path))
-    filters = []
+    filters = fit_filters(fit, width, height)
+    _check_aspect(path, info, width, height, fit, warn)
     if fps is not None:
-        filters.append('fps={}'.format(fps))
-    filters.append('scale={}:{}:flags=bicubic'.format(width, height))
+        filters.insert(0, 'fps={}'.format(fps))
     cmd = [ffmpeg_exe(), '-hide_banner', '-nostdin', '-v', 'error', '-i',
            os.fspath(path), '-an', '-vf', ','.join(filters),
            '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1']
     frame_bytes = width * height * 3
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, bufsize=frame_bytes)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            bufsize=0)
+    drain = _Drain(proc.stderr)
+    drain.start()
     total = 0
     try:
         while True:
-            data = _read_exactly(proc.stdout, frame_bytes * chunk)
+            data = _read_exactly(proc.stdout, frame_bytes * chunk, path)
             n = len(data) // frame_bytes
             if n:
                 total += n
@@ -157,23 +321,41 @@ def iter_frames(path, width=FRAME_WIDTH, height=FRAME_HEIGHT, fps=FPS,
                                            n, height, width, 3)
             if len(data) < frame_bytes * chunk:
                 break
-        err = proc.stderr.read().decode('utf-8', 'replace')
-        proc.wait()
+        _wait(proc, drain, path)
         if total == 0:
             raise MediaError('{}: no decodable frame ({})'.format(
-                path, _last_line(err) if err.strip() else 'empty video'))
+                path, drain.lines[-1] if drain.lines else 'empty video'))
+        rate = fps if fps is not None else info.fps
+        if rate:
+            check_decoded(path, 'video', total / rate, info.duration,
+                          drain.lines, strict, warn)
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        _wait(proc, drain, path)
         proc.stdout.close()
         proc.stderr.close()
 
 
-def _read_exactly(stream, n):
+def _wait(proc, drain, path):
+    try:
+        proc.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    drain.join(timeout=TIMEOUT)
+
+
+def _read_exactly(stream, n, path):
+    """Up to ``n`` bytes of an unbuffered pipe (fewer at its end), waiting
+    at most :data:`STALL_TIMEOUT` seconds for each piece."""
     parts = []
     remaining = n
     while remaining > 0:
+        ready, _, _ = select.select([stream], [], [], STALL_TIMEOUT)
+        if not ready:
+            raise MediaError('{}: ffmpeg sent nothing for {} s'.format(
+                path, STALL_TIMEOUT))
         part = stream.read(remaining)
         if not part:
             break
@@ -187,10 +369,45 @@ def read_frames(path, **kwargs):
     return numpy.concatenate(list(iter_frames(path, **kwargs)), axis=0)
 
 
-def load_clip_audio(path, min_seconds=MIN_AUDIO_SECONDS):
-    """16 kHz audio of a clip for prediction, refusing clips under 1 s."""
-    audio = decode_audio(path)
+def count_frames(path, fps=FPS):
+    """Frames :func:`iter_frames` yields for ``path`` at ``fps``, counted by
+    decoding it once (for streams whose container gives no duration)."""
+    info = probe(path)
+    if not info.has_video:
+        raise MediaError('{}: no video track'.format(path))
+    args = ['-v', 'error', '-nostats', '-progress', 'pipe:1', '-i',
+            os.fspath(path), '-an']
+    if fps is not None:
+        args += ['-vf', 'fps={}'.format(fps)]
+    out, err, _ = run_ffmpeg(args + ['-f', 'null', '-'], path,
+                             timeout=_timeout(info.duration) + 600)
+    counts = re.findall(r'^frame=(\d+)', out.decode('ascii', 'replace'),
+                        re.MULTILINE)
+    if not counts:
+        raise MediaError('{}: cannot count its frames ({})'.format(
+            path, _last_line(err)))
+    return int(counts[-1])
+
+
+def check_clip_audio(path, audio, min_seconds=MIN_AUDIO_SECONDS):
+    """Refuse a clip with less than ``min_seconds`` of audio (the network's
+    shortest input) with one line naming it."""
     if audio.size < min_seconds * SAMPLE_RATE:
         raise MediaError('{}: only {:.2f} s of audio, need at least {:g} s'
                          .format(path, audio.size / SAMPLE_RATE, min_seconds))
     return audio
+
+
+def load_clip_audio(path, min_seconds=MIN_AUDIO_SECONDS, strict=False,
+                    warn=None):
+    """16 kHz audio of a clip for prediction, refusing clips under 1 s."""
+    return check_clip_audio(path, decode_audio(path, strict=strict,
+                                               warn=warn), min_seconds)
+
+
+def expected_frames(info, fps):
+    """Frames ffmpeg's ``fps`` filter makes of a clip (None if its container
+    gives no duration)."""
+    if info.duration is None:
+        return None
+    return max(1, int(math.ceil(info.duration * fps - 1e-6)))

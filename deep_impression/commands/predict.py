@@ -7,7 +7,8 @@ import json
 import sys
 
 from deep_impression.inference.backends import BACKENDS
-from deep_impression.commands._arguments import add_device, add_weights
+from deep_impression.commands._arguments import (add_decoding, add_device,
+                                                 add_weights)
 from deep_impression.constants import FPS, TRAITS
 from deep_impression.errors import DeepImpressionError
 from deep_impression.progress import progress
@@ -34,6 +35,7 @@ def add_parser(sub):
     p.add_argument('--max-frames', type=_positive(int), default=None,
                    metavar='K', help='use at most K frames per video, evenly '
                                      'spaced (default: all)')
+    add_decoding(p)
     p.add_argument('--format', choices=('table', 'json', 'csv'),
                    default='table')
     p.add_argument('--output', metavar='FILE', default=None,
@@ -86,8 +88,9 @@ def run(args):
     rows, failures = [], []
     for video in progress(args.videos, desc='predict', unit='video'):
         try:
-            rows.append((video, predict_video(video, model, fps=args.fps,
-                                              max_frames=args.max_frames)))
+            rows.append((video, predict_video(
+                video, model, fps=args.fps, max_frames=args.max_frames,
+                fit=args.fit, strict=args.strict)))
         except DeepImpressionError as e:
             failures.append(video)
             print('deep-impression: error: {}'.format(e), file=sys.stderr)

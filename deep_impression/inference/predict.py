@@ -1,14 +1,13 @@
 """Traits of a whole video file: decode with ffmpeg, then ``model.predict``."""
 
-import math
-
 from deep_impression import media
 from deep_impression.constants import FPS
 from deep_impression.errors import InputError
 from deep_impression.inputs import even_indices
 
 
-def predict_video(path, model, backend=None, fps=FPS, max_frames=None):
+def predict_video(path, model, backend=None, fps=FPS, max_frames=None,
+                  fit='stretch', strict=False, warn=None):
     """Predict the five traits of the person in a video file.
 
     Decodes the file with the bundled ffmpeg into 16 kHz mono audio and
@@ -18,7 +17,8 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None):
     Frame subsampling (both off by default, which is the release's
     every-frame-at-25-fps inference): ``fps`` decodes fewer frames per
     second; ``max_frames`` keeps at most that many frames, evenly spaced
-    over the clip. The audio is always used whole.
+    over the clip (a stream whose container gives no duration is counted
+    first, by decoding it once more). The audio is always used whole.
 
     Args:
         path: any video file ffmpeg reads, with an audio track.
@@ -30,6 +30,12 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None):
         fps: frames per second to decode (25 as in the paper).
         max_frames: keep at most this many frames, evenly spaced; ``None``
             keeps all.
+        fit: how frames reach 456x256: ``'stretch'`` (the release's resize;
+            a warning when the aspect ratio is far from 16:9), ``'pad'`` or
+            ``'crop'`` (both keep faces undistorted).
+        strict, warn: a damaged or truncated file is an error when
+            ``strict``, else a warning
+            (:func:`deep_impression.media.check_decoded`).
 
     Returns:
         float32 array of shape ``(5,)`` in :data:`~deep_impression.TRAITS`
@@ -37,7 +43,7 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None):
 
     Raises:
         MediaError: missing or unreadable file, no audio track, under 1 s of
-            audio, or no decodable frame.
+            audio, or no decodable frame (or damaged, when ``strict``).
         InputError: unknown backend, or ``fps``/``max_frames`` not positive.
     """
     from deep_impression.inference.backends import as_backend
@@ -48,20 +54,15 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None):
         raise InputError('max_frames: must be a positive integer, got {}'
                          .format(max_frames))
     model = as_backend(model, backend)
-    audio = media.load_clip_audio(path)
-    frames = media.iter_frames(path, fps=fps)
+    audio = media.load_clip_audio(path, strict=strict, warn=warn)
+    frames = media.iter_frames(path, fps=fps, fit=fit, strict=strict,
+                               warn=warn)
     if max_frames is not None:
-        info = media.probe(path)
-        frames = select_frames(frames, _expected_frames(info, fps),
-                               int(max_frames))
+        total = media.expected_frames(media.probe(path), fps)
+        if total is None:
+            total = media.count_frames(path, fps)
+        frames = select_frames(frames, total, int(max_frames))
     return model.predict(audio, frames)
-
-
-def _expected_frames(info, fps):
-    """Frames ffmpeg's ``fps`` filter makes of a clip (None if unknown)."""
-    if info.duration is None:
-        return None
-    return max(1, int(math.ceil(info.duration * fps - 1e-6)))
 
 
 def select_frames(chunks, total, count):

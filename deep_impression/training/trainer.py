@@ -193,6 +193,9 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
     from deep_impression.models import weights
     from deep_impression.models.audiovisual import AudiovisualNetwork
     out = os.fspath(out)
+    # An unusable device or output folder fails before config.json exists.
+    weights.get_device(device or default_device())
+    fileio.ensure_dir(out)
     from deep_impression.data.store import ClipStore
     config = run_config(data_dir, epochs, batch_size, seed, audio_crop,
                         frame_crop, validation_max_frames, alpha,
