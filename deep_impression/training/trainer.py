@@ -93,9 +93,12 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
     order_rng = numpy.random.RandomState(seed)
     sampler = chainer.iterators.ShuffleOrderSampler(order_rng)
     if loaders and loaders > 0:
+        # dataset_timeout=None: the first batch is then loaded in this
+        # thread, so a store whose every clip fails raises its one-line
+        # error here instead of a TypeError from a lost background thread.
         iterator = chainer.iterators.MultiprocessIterator(
             train_data, batch_size, shuffle=None, order_sampler=sampler,
-            n_processes=loaders)
+            n_processes=loaders, dataset_timeout=None)
     else:
         iterator = chainer.iterators.SerialIterator(
             train_data, batch_size, shuffle=None, order_sampler=sampler)
