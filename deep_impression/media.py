@@ -79,7 +79,7 @@ def print_warning(message):
 
 
 def _last_line(text):
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    lines = _error_lines(text)
     return lines[-1] if lines else 'ffmpeg failed'
 
 
@@ -257,8 +257,10 @@ def _check_aspect(path, info, width, height, fit, warn):
                 path, info.width, info.height, width, height))
 
 
-class _Drain(threading.Thread):
-    """Reads a pipe to its end in the background, keeping its lines."""
+class Drain(threading.Thread):
+    """Reads a pipe (a child's standard error) to its end in the
+    background, keeping its lines, so the child never blocks on it.
+    ``start()`` it, then ``join()`` once the child has exited."""
 
     def __init__(self, stream):
         super().__init__(daemon=True)
@@ -307,7 +309,7 @@ def iter_frames(path, width=FRAME_WIDTH, height=FRAME_HEIGHT, fps=FPS,
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             bufsize=0)
-    drain = _Drain(proc.stderr)
+    drain = Drain(proc.stderr)
     drain.start()
     total = 0
     try:
@@ -321,7 +323,7 @@ def iter_frames(path, width=FRAME_WIDTH, height=FRAME_HEIGHT, fps=FPS,
                                            n, height, width, 3)
             if len(data) < frame_bytes * chunk:
                 break
-        _wait(proc, drain, path)
+        wait(proc, drain)
         if total == 0:
             raise MediaError('{}: no decodable frame ({})'.format(
                 path, drain.lines[-1] if drain.lines else 'empty video'))
@@ -332,18 +334,21 @@ def iter_frames(path, width=FRAME_WIDTH, height=FRAME_HEIGHT, fps=FPS,
     finally:
         if proc.poll() is None:
             proc.kill()
-        _wait(proc, drain, path)
+        wait(proc, drain)
         proc.stdout.close()
         proc.stderr.close()
 
 
-def _wait(proc, drain, path):
+def wait(proc, drain):
+    """Wait at most :data:`TIMEOUT` seconds for ``proc`` to exit (then
+    kill it) and for its :class:`Drain` to finish; the exit status."""
     try:
         proc.wait(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
     drain.join(timeout=TIMEOUT)
+    return proc.returncode
 
 
 def _read_exactly(stream, n, path):

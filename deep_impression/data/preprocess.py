@@ -83,8 +83,8 @@ def mp4_truncation(path):
                 if boxes[0] != b'ftyp':
                     return None
                 return ('truncated file (its {!r} box needs {} bytes, '
-                        'the file ends after {})'.format(kind.decode('latin1'),
-                                                position + length, size))
+                        'the file ends after {})'.format(
+                            kind.decode('latin1'), position + length, size))
             position += length
     if boxes and boxes[0] == b'ftyp' and b'moov' not in boxes:
         return 'truncated file (no moov box)'

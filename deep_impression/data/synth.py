@@ -35,6 +35,7 @@ from deep_impression import fileio
 from deep_impression.data import chalearn
 from deep_impression.constants import TRAITS
 from deep_impression.errors import DeepImpressionError
+from deep_impression import media
 from deep_impression.media import ffmpeg_exe
 from deep_impression.progress import progress
 
@@ -235,9 +236,13 @@ def write_clip(path, seed_seq, features, seconds=15.0, size=(1280, 720),
 
 
 def _encode(cmd, path, frames):
-    """Run ffmpeg ``cmd``, writing ``frames`` (RGB arrays) to its input."""
+    """Run ffmpeg ``cmd``, writing ``frames`` (RGB arrays) to its input;
+    its error output is read as it goes (a full pipe would block it)."""
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
+    drain = media.Drain(proc.stderr)
+    drain.start()
     try:
         try:
             for frame in frames:
@@ -245,14 +250,15 @@ def _encode(cmd, path, frames):
         except BrokenPipeError:
             pass
         proc.stdin.close()
-        err = proc.stderr.read().decode('utf-8', 'replace')
-        if proc.wait() != 0:
+        if media.wait(proc, drain) != 0:
             raise DeepImpressionError('{}: ffmpeg could not encode ({})'
-                                      .format(path, err.strip()[-300:]))
+                                      .format(path, ' '.join(
+                                          drain.lines[-3:])[-300:]))
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        media.wait(proc, drain)
+        proc.stderr.close()
 
 
 def _youtube_ids(rng, n):
