@@ -246,11 +246,12 @@ def test_output_folder_that_is_a_file(tmp_path, capsys):
     a_file = tmp_path / 'not-a-folder'
     a_file.write_text('')
     raw = small_release(tmp_path / 'raw', ['ClipAAAAAAA'])
-    assert cli.main(['preprocess', raw, str(a_file)]) == 2
+    assert cli.main(['preprocess', raw, str(a_file / 'store')]) == 2
     assert capsys.readouterr().err == (
         'deep-impression: error: {}: cannot write in this folder (Not a '
-        'directory)\n'.format(a_file / 'clips'))
-    for argv in (['train', raw, '--out', str(a_file)],
+        'directory)\n'.format(a_file / 'store'))
+    for argv in (['preprocess', raw, str(a_file)],
+                 ['train', raw, '--out', str(a_file)],
                  ['explain', 'v.mp4', '--out', str(a_file)]):
         assert cli.main(argv) == 2
         assert capsys.readouterr().err == (

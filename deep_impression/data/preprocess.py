@@ -292,6 +292,30 @@ def _commit(manifest, records, record):
     records[record['clip_id']] = record
 
 
+def _write_records(out_dir, records, relabelled, results, bar):
+    """Append ``relabelled`` and then each record of ``results`` to the
+    manifest as it comes, then rewrite the manifest compactly; a full disk
+    is one :class:`DeepImpressionError`."""
+    done = 0
+    try:
+        with open(os.path.join(out_dir, store.MANIFEST), 'a',
+                  encoding='utf-8') as manifest:
+            for record in relabelled:
+                _commit(manifest, records, record)
+            for record in results:
+                if record.get('errno') in DISK_FULL:
+                    raise _disk_full(out_dir, os.strerror(record['errno']),
+                                     done)
+                _commit(manifest, records, record)
+                done += 1
+                bar.update(1)
+        _compact_manifest(out_dir, records)
+    except OSError as e:
+        if e.errno not in DISK_FULL:
+            raise
+        raise _disk_full(out_dir, e.strerror, done) from None
+
+
 def _compact_manifest(out_dir, records):
     fileio.write_text(os.path.join(out_dir, store.MANIFEST), ''.join(
         json.dumps(records[clip_id], sort_keys=True) + '\n'
@@ -397,7 +421,8 @@ def preprocess(raw_dir, out_dir, jobs=1, frame_transform=None,
                   frame_size=[width, height], fps=fps,
                   sample_rate=SAMPLE_RATE, jpeg_quality=quality,
                   frame_transform=transform_name, traits=list(TRAITS))
-    fileio.ensure_dir(os.path.join(out_dir, store.CLIP_DIR))
+    fileio.ensure_dir(out_dir)
+    os.makedirs(os.path.join(out_dir, store.CLIP_DIR), exist_ok=True)
     info_path = os.path.join(out_dir, store.STORE_INFO)
     if os.path.exists(info_path):
         with open(info_path) as f:
@@ -457,24 +482,8 @@ def preprocess(raw_dir, out_dir, jobs=1, frame_transform=None,
         results = _run_parallel(todo, options, min(jobs, len(todo)))
     else:
         results = (process_clip(t, options) for t in todo)
-    done = 0
     try:
-        with open(os.path.join(out_dir, store.MANIFEST), 'a',
-                  encoding='utf-8') as manifest:
-            for record in relabelled:
-                _commit(manifest, records, record)
-            for record in results:
-                if record.get('errno') in DISK_FULL:
-                    raise _disk_full(out_dir, os.strerror(record['errno']),
-                                     done)
-                _commit(manifest, records, record)
-                done += 1
-                bar.update(1)
-        _compact_manifest(out_dir, records)
-    except OSError as e:
-        if e.errno not in DISK_FULL:
-            raise
-        raise _disk_full(out_dir, e.strerror, done) from None
+        _write_records(out_dir, records, relabelled, results, bar)
     finally:
         results.close()
         bar.close()
