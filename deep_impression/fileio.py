@@ -104,3 +104,30 @@ def write_json(path, obj, **kwargs):
         json.dump(obj, f, **kwargs)
         f.write('\n')
     return path
+
+
+def ensure_dir(path):
+    """Create the folder ``path`` if needed and check that files can be
+    written in it, before any work whose results would be lost otherwise.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        DeepImpressionError: ``path`` is a file, or cannot be created or
+            written (read-only, no permission), in one line naming it.
+    """
+    from deep_impression.errors import DeepImpressionError
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise DeepImpressionError('{}: is a file, not a folder'.format(path))
+    try:
+        os.makedirs(path, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix='.write-test' + TEMPORARY_MARK,
+                                     dir=path)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise DeepImpressionError('{}: cannot write in this folder ({})'
+                                  .format(path, e.strerror or e)) from None
+    return path

@@ -4,6 +4,7 @@ import numpy
 import pytest
 
 from deep_impression import media
+from deep_impression.constants import SAMPLE_RATE
 from deep_impression.errors import MediaError
 from deep_impression.inference.predict import predict_video
 from deep_impression.models.weights import load_model
@@ -105,3 +106,24 @@ def test_empty_file(tmp_path, net):
     path.write_bytes(b'')
     with pytest.raises(MediaError, match='empty.mp4: empty file'):
         predict_video(str(path), net)
+
+
+def test_stereo_is_the_mean_of_its_channels(tmp_path):
+    # As the release's librosa.load made mono (ffmpeg's own -ac 1 weighs
+    # each channel of a stereo file by 1/sqrt(2) instead).
+    import wave
+    rate = SAMPLE_RATE
+    t = numpy.arange(2 * rate) / rate
+    left = 0.5 * numpy.sin(2 * numpy.pi * 440 * t)
+    right = 0.2 * numpy.sin(2 * numpy.pi * 1000 * t)
+    pcm = numpy.round(numpy.stack([left, right], 1) * 32767).astype('<i2')
+    path = str(tmp_path / 'stereo.wav')
+    with wave.open(path, 'wb') as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    audio = media.decode_audio(path)
+    expected = pcm.astype(numpy.float64).mean(axis=1) / 32768
+    assert audio.shape == expected.shape
+    numpy.testing.assert_allclose(audio, expected, atol=1e-4)

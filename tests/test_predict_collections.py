@@ -62,7 +62,8 @@ class FakeNetwork(object):
             numpy.float32)
 
     def __call__(self, path, model, backend=None, fps=25, max_frames=None,
-                 decode='package', on_frames=None):
+                 decode='package', on_frames=None, fit='stretch',
+                 strict=False):
         if len(self.calls) == self.interrupt_at:
             raise KeyboardInterrupt
         self.calls.append(path)

@@ -50,3 +50,24 @@ def add_report_options(parser, frames_per_clip, frames_help, top_help):
     parser.add_argument('--out', metavar='DIR', default='.',
                         help='where to write the report and figures '
                              '(default: .)')
+
+
+def add_strict(parser):
+    """``--strict``: a damaged or truncated video is an error, not a
+    warning (:func:`deep_impression.media.check_decoded`)."""
+    parser.add_argument(
+        '--strict', action='store_true',
+        help='treat a damaged video (decoder errors, or a track much '
+             'shorter than the container says) as an error instead of a '
+             'warning')
+
+
+def add_decoding(parser):
+    """``--fit`` and ``--strict``: how videos are decoded for the network."""
+    from deep_impression.media import FITS
+    parser.add_argument(
+        '--fit', choices=FITS, default='stretch',
+        help='how frames become 456x256: stretch (the release\'s resize, '
+             'the default), pad (black bars) or crop (centre); pad and crop '
+             'keep faces undistorted')
+    add_strict(parser)

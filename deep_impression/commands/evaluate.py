@@ -34,9 +34,10 @@ def run(args):
     from deep_impression import evaluation
     from deep_impression.evaluation import reports
     from deep_impression.models.weights import load_model
+    from deep_impression import fileio
     model = load_model(args.weights, device=args.device)
-    out = args.out or os.path.join(
-        os.path.dirname(os.path.abspath(args.weights)), 'reports')
+    out = fileio.ensure_dir(args.out or os.path.join(
+        os.path.dirname(os.path.abspath(args.weights)), 'reports'))
     result, baseline = evaluation.evaluate_split(
         model, args.data_dir, args.split, max_frames=args.max_frames)
     paths = reports.write_split_report(out, args.split, result, baseline)

@@ -4,9 +4,14 @@ Per video: per-trait class activation maps on K frames spread over the clip
 (``<stem>_<trait>.png``), the auditory map under the waveform
 (``<stem>_audio.png``) and one contact sheet (``<stem>_contact_sheet.png``);
 with ``--video`` also an MP4 of the maps over time (``<stem>.mp4``);
-``--format json`` writes the maps' summary instead.
+``--format json`` writes the maps' summary instead. ``<stem>`` is the file
+name without its extension; videos of the same name in different folders
+get their folder's name in front, or a short hash of their path, so no
+output overwrites another.
 """
 
+import collections
+import hashlib
 import json
 import os
 import sys
@@ -42,8 +47,27 @@ def add_parser(sub):
     return p
 
 
-def _stem(path):
-    return os.path.splitext(os.path.basename(path))[0]
+def output_stems(videos):
+    """``{video: stem}``, one distinct stem per distinct video path.
+
+    The file name without its extension; where two videos share it, the
+    parent folder's name in front (``a_clip``, ``b_clip``); where that
+    still collides, an 8-digit hash of the absolute path behind.
+    """
+    def count(stems):
+        return collections.Counter(stems[v] for v in stems)
+
+    paths = {v: os.path.abspath(v) for v in videos}
+    stems = {v: os.path.splitext(os.path.basename(p))[0]
+             for v, p in paths.items()}
+    n = count(stems)
+    stems = {v: (s if n[s] == 1 else '{}_{}'.format(
+        os.path.basename(os.path.dirname(paths[v])), s))
+        for v, s in stems.items()}
+    n = count(stems)
+    return {v: (s if n[s] == 1 else '{}_{}'.format(
+        s, hashlib.sha1(paths[v].encode('utf-8')).hexdigest()[:8]))
+        for v, s in stems.items()}
 
 
 def run(args):
@@ -54,6 +78,9 @@ def run(args):
     if args.frames < 1:
         raise DeepImpressionError('--frames: need at least 1, got {}'.format(
             args.frames))
+    if args.out != '-':
+        fileio.ensure_dir(args.out)
+    stems = output_stems(args.videos)
     model = load_model(args.weights, device=args.device)
     failures = 0
     for video in progress(args.videos, desc='explain', unit='video'):
@@ -63,7 +90,7 @@ def run(args):
             failures += 1
             print('deep-impression: error: {}'.format(err), file=sys.stderr)
             continue
-        stem = _stem(video)
+        stem = stems[video]
         if args.format == 'json':
             text = json.dumps(summary(e)) + '\n'
             if args.out == '-':

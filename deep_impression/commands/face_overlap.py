@@ -55,10 +55,14 @@ def add_parser(sub):
         description='Ventura et al. (2017) §4.2: per trait, over the N '
                     'frames with the highest per-frame prediction, the '
                     'overlap |face ∩ M_CAM| / |M_CAM| of the face box with '
-                    'the activation map thresholded at 80% of its peak.')
+                    'the activation map thresholded at 80% of its range '
+                    '(min + 0.8 (max - min); the paper\'s 0.8 max for a map '
+                    'whose minimum is 0). A video that cannot be read is '
+                    'reported and skipped.')
     add_source_arguments(p)
     p.add_argument('--threshold', type=float, default=0.8,
-                   help='M_CAM threshold, fraction of the peak (default 0.8)')
+                   help='M_CAM threshold, fraction of the map\'s range from '
+                        'its minimum (default 0.8)')
     p.add_argument('--openface', metavar='DIR', default=None,
                    help='read face boxes from OpenFace CSVs <clip>.csv here '
                         'instead of detecting them with OpenCV')
@@ -79,8 +83,16 @@ def run(args):
     if args.openface:
         faces = overlap.OpenFaceBoxes(args.openface,
                                       _size(args.openface_size))
+    fileio.ensure_dir(args.out)
     model = load_model(args.weights, device=args.device)
-    scores = overlap.score_frames(model, source, args.frames_per_clip, faces)
+    failures = []
+
+    def report(error):
+        failures.append(error)
+        print('deep-impression: error: {}'.format(error), file=sys.stderr)
+
+    scores = overlap.score_frames(model, source, args.frames_per_clip, faces,
+                                  on_error=report)
     result = overlap.face_overlap(scores, top=args.top,
                                   threshold=args.threshold)
     result['source'] = source.name
@@ -96,4 +108,8 @@ def run(args):
     sys.stdout.write(text)
     for path in paths:
         print(path)
+    if failures:
+        print('deep-impression: {} of {} videos failed'.format(
+            len(failures), len(source.clip_ids)), file=sys.stderr)
+        return 1
     return 0

@@ -4,7 +4,8 @@ import argparse
 import sys
 
 from deep_impression.inference.backends import BACKENDS
-from deep_impression.commands._arguments import add_device, add_weights
+from deep_impression.commands._arguments import (add_decoding, add_device,
+                                                 add_weights)
 from deep_impression.constants import FPS
 from deep_impression.media import DECODINGS
 
@@ -43,6 +44,7 @@ def add_parser(sub):
                         'default, the paper\'s preprocessing); release: every '
                         'native frame and kaiser_best audio, as the authors\' '
                         'util.py')
+    add_decoding(p)
     p.add_argument('--format', choices=('table', 'json', 'csv'),
                    default=None,
                    help='default: from the --output name (.csv, .json), '
@@ -89,7 +91,7 @@ def run(args):
     model = load_backend(backend, weights=args.weights, onnx=args.onnx,
                          device=args.device)
     info = provenance(model, backend, args.fps, args.max_frames,
-                      decode=args.decode)
+                      decode=args.decode, fit=args.fit)
     writer.start(info)
     done = writer.done
     todo = [v for v in videos if v not in done]
@@ -102,7 +104,8 @@ def run(args):
     try:
         for record in iter_predictions(todo, model, backend, args.fps,
                                        args.max_frames, show_progress=None,
-                                       decode=args.decode):
+                                       decode=args.decode, fit=args.fit,
+                                       strict=args.strict):
             if record['error']:
                 failures += 1
                 _error(record['error'])

@@ -1,6 +1,20 @@
 """``deep-impression preprocess RAW_DIR OUT_DIR``: make the clip store."""
 
+import argparse
 import os
+
+from deep_impression.commands._arguments import add_strict
+
+
+def _quality(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(
+            'a JPEG quality from 1 to 100, got {!r}'.format(text))
+    return value
 
 
 def add_parser(sub):
@@ -17,12 +31,13 @@ def add_parser(sub):
     p.add_argument('out_dir', metavar='OUT_DIR')
     p.add_argument('--jobs', type=int, default=os.cpu_count() or 1,
                    metavar='N', help='worker processes (default: all cores)')
-    p.add_argument('--quality', type=int, default=None, metavar='Q',
+    p.add_argument('--quality', type=_quality, default=None, metavar='Q',
                    help='JPEG quality of the stored frames (default 90)')
     p.add_argument('--faces', action='store_true',
                    help='store aligned 224x224 face crops instead of whole '
                         'frames (Ventura et al. 2017, §4.3); frames without '
                         'a face are dropped and counted')
+    add_strict(p)
     return p
 
 
@@ -35,7 +50,7 @@ def run(args):
         transform = FaceCrops()
     summary = preprocess(args.raw_dir, args.out_dir, jobs=max(1, args.jobs),
                          quality=args.quality or store.JPEG_QUALITY,
-                         frame_transform=transform)
+                         frame_transform=transform, strict=args.strict)
     print_summary(summary)
     if args.faces:
         from deep_impression.interpret.faces import print_dropped

@@ -40,6 +40,9 @@ def add_parser(sub):
                         'release was downloaded, instead of extracted')
     p.add_argument('--jobs', type=int, default=1, metavar='N',
                    help='clips encoded in parallel (default 1)')
+    p.add_argument('--force', action='store_true',
+                   help='write into OUT_DIR even if it holds other files '
+                        '(annotation files there are replaced)')
     return p
 
 
@@ -49,7 +52,8 @@ def run(args):
     clips = make_dataset(args.out_dir, train=args.train, val=args.val,
                          test=args.test, seconds=args.seconds,
                          size=_size(args.size), fps=fps, seed=args.seed,
-                         archives=args.archives, jobs=args.jobs)
+                         archives=args.archives, jobs=args.jobs,
+                         force=args.force)
     print('wrote {} clips and 3 annotation files to {}'.format(
         len(clips), args.out_dir))
     return 0

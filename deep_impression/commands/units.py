@@ -37,10 +37,11 @@ def add_parser(sub):
                         '3,17,40 (default 0-9)')
     p.add_argument('--show', type=int, default=10, metavar='K',
                    help='top frames shown per unit (default 10)')
-    p.add_argument('--regions', metavar='JSON', default=None,
-                   help='face regions {"name": [[x0, y0, x1, y1], ...]} as '
-                        'fractions of the frame (default: eyebrows, eyes, '
-                        'nose, mouth of an aligned face)')
+    p.add_argument('--regions', metavar='FILE', default=None,
+                   help='a JSON file (not inline JSON) holding face regions '
+                        '{"name": [[x0, y0, x1, y1], ...]} as fractions of '
+                        'the frame (default: eyebrows, eyes, nose, mouth of '
+                        'an aligned face)')
     return p
 
 

@@ -4,18 +4,32 @@ Each clip's audio is resampled to 16 kHz mono and its video to 456x256 at
 25 frames/s (paper §3; the decoding is :mod:`deep_impression.media`'s), and
 both go into the :mod:`deep_impression.data.store` format with a manifest line.
 
-* Parallel over processes (``jobs``), with a progress bar.
+* Parallel over processes (``jobs``), with a progress bar. A worker that
+  dies (killed, e.g. when memory runs out) takes only its clip with it: the
+  clip is tried once more in a new worker, then recorded as failed, and the
+  run goes on.
 * Resumable: a clip whose manifest line says ``ok`` for the same source file
-  (path and size) and whose files are there is skipped. Files are written
+  (path and size) and whose files are there is skipped. Labels are read
+  from the annotation files on every run; a done clip whose labels or split
+  changed gets a new manifest line, not a new decoding. Files are written
   under temporary names and renamed; the manifest line comes last, so a
   killed run leaves nothing a later run or the datasets take as good.
 * A clip that cannot be used (truncated file, not a video, no audio or video
-  track) is recorded with its reason and the run goes on. Clips without
-  labels and labels without clips are reported too (``report.json``).
+  track, under 1 s of audio as ``predict`` refuses) is recorded with its
+  reason and the run goes on. A damaged clip that decodes (decoder errors,
+  a track far shorter than the container says) is stored with a warning,
+  or recorded as failed with ``strict``
+  (:func:`deep_impression.media.check_decoded`, the policy ``predict``
+  follows too). Clips without labels and labels without clips are reported
+  too (``report.json``).
+* A full disk stops the run with one line; running it again continues.
 """
 
+import collections
+import errno
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import struct
 import sys
@@ -28,9 +42,10 @@ from deep_impression.constants import (FPS, FRAME_CHUNK, FRAME_HEIGHT,
 from deep_impression.errors import DeepImpressionError, MediaError
 from deep_impression.progress import progress
 
-#: Decoded audio or video this much shorter than the container says
-#: (seconds, plus 2 %) marks a truncated clip.
-TRUNCATION_TOLERANCE = 0.25
+#: Tries of a clip whose worker process died.
+ATTEMPTS = 2
+#: errno values that mean the output disk is full.
+DISK_FULL = (errno.ENOSPC, getattr(errno, 'EDQUOT', errno.ENOSPC))
 
 _worker_options = {}
 
@@ -38,14 +53,6 @@ _worker_options = {}
 def _set_worker_options(options):
     _worker_options.clear()
     _worker_options.update(options)
-
-
-def _check_length(what, seconds, duration, source):
-    if duration is not None and seconds < duration * 0.98 - \
-            TRUNCATION_TOLERANCE:
-        raise MediaError('{}: truncated file ({} decodes to {:.2f} s of the '
-                         '{:.2f} s the container declares)'.format(
-                             source, what, seconds, duration))
 
 
 def mp4_truncation(path):
@@ -76,8 +83,8 @@ def mp4_truncation(path):
                 if boxes[0] != b'ftyp':
                     return None
                 return ('truncated file (its {!r} box needs {} bytes, '
-                        'the file ends after {})'.format(kind.decode('latin1'),
-                                                position + length, size))
+                        'the file ends after {})'.format(
+                            kind.decode('latin1'), position + length, size))
             position += length
     if boxes and boxes[0] == b'ftyp' and b'moov' not in boxes:
         return 'truncated file (no moov box)'
@@ -91,17 +98,19 @@ def process_clip(task, options=None):
         task: dict with ``clip_id``, ``source``, ``source_bytes``, ``split``,
             ``labels`` (dict).
         options: dict with ``out_dir``, ``width``, ``height``, ``fps``,
-            ``quality``, ``frame_transform`` (default: the worker's).
+            ``quality``, ``frame_transform``, ``strict`` (default: the
+            worker's).
 
     Returns:
         the clip's manifest record (dict), with ``status`` ``'ok'`` or
-        ``'failed'`` and a ``reason``.
+        ``'failed'``, a ``reason`` and ``warnings`` (list of lines); a
+        full disk is marked with ``errno``.
     """
     options = _worker_options if options is None else options
     out_dir = options['out_dir']
-    record = dict(task)
-    record.update(status='failed', reason=None, num_frames=0,
-                  num_samples=0, frames_dropped=0)
+    record = failed_record(task)
+    warnings = record['warnings']
+    check = dict(strict=options.get('strict', False), warn=warnings.append)
     started = time.time()
     path, temporary = None, False
     try:
@@ -123,16 +132,16 @@ def process_clip(task, options=None):
             raise MediaError('{}: no video track'.format(task['source']))
         if not info.has_audio:
             raise MediaError('{}: no audio track'.format(task['source']))
-        audio = media.decode_audio(path, sample_rate=SAMPLE_RATE)
+        audio = media.decode_audio(path, sample_rate=SAMPLE_RATE, **check)
         if audio.size == 0:
             raise MediaError('{}: empty audio track'.format(task['source']))
-        _check_length('the audio', audio.size / SAMPLE_RATE, info.duration,
-                      task['source'])
+        media.check_clip_audio(task['source'], audio)
         transform = options.get('frame_transform')
         jpegs, decoded, dropped, size = [], 0, 0, None
         for chunk in media.iter_frames(path, width=options['width'],
                                        height=options['height'],
-                                       fps=options['fps'], chunk=FRAME_CHUNK):
+                                       fps=options['fps'], chunk=FRAME_CHUNK,
+                                       **check):
             decoded += len(chunk)
             if transform is not None:
                 chunk, n_dropped = transform(chunk)
@@ -147,8 +156,6 @@ def process_clip(task, options=None):
                             task['source'], size[0], size[1],
                             frame.shape[1], frame.shape[0]))
                 jpegs.append(store.encode_frame(frame, options['quality']))
-        _check_length('the video', decoded / options['fps'], info.duration,
-                      task['source'])
         if not jpegs:
             raise DeepImpressionError(
                 '{}: no frames kept by the frame transform ({} dropped)'
@@ -163,18 +170,94 @@ def process_clip(task, options=None):
                       bytes=frames_bytes + audio_bytes)
     except DeepImpressionError as e:
         record['reason'] = str(e)
+    except OSError as e:
+        record['reason'] = '{}: {}'.format(task['source'], e)
+        record['errno'] = e.errno
     except Exception as e:  # never let one clip stop the run
         record['reason'] = '{}: {}: {}'.format(task['source'],
                                                type(e).__name__, e)
     finally:
         if temporary and path and os.path.exists(path):
             os.remove(path)
+    # The messages name the file as the worker saw it (a temporary copy
+    # for a clip inside an archive); the record names its source.
+    record['warnings'] = [w.replace(path, task['source']) if path else w
+                          for w in warnings]
     record['seconds'] = round(time.time() - started, 3)
     return record
 
 
-def _run_task(task):
-    return process_clip(task)
+def failed_record(task, reason=None):
+    """A manifest record for ``task`` that failed (``reason`` a line)."""
+    record = dict(task)
+    record.update(status='failed', reason=reason, num_frames=0,
+                  num_samples=0, frames_dropped=0, warnings=[])
+    return record
+
+
+def _worker(conn, options):
+    _set_worker_options(options)
+    while True:
+        task = conn.recv()
+        if task is None:
+            return
+        conn.send(process_clip(task))
+
+
+def _give(busy, conn, process, task, tries):
+    tries[task['clip_id']] += 1
+    busy[conn] = (process, task)
+    try:
+        conn.send(task)
+    except OSError:  # the worker is gone: wait() reports it
+        pass
+
+
+def _run_parallel(todo, options, jobs):
+    """Yield the records of ``todo`` as ``jobs`` worker processes finish.
+
+    Each worker holds one clip at a time, so a worker that dies (SIGKILL,
+    out of memory) is known to have taken that clip: it is given to a new
+    worker once more (:data:`ATTEMPTS`), then recorded as failed.
+    """
+    pending = collections.deque(todo)
+    tries = collections.Counter()
+    busy = {}   # connection -> (process, task)
+    try:
+        while pending or busy:
+            while pending and len(busy) < jobs:
+                conn, child = multiprocessing.Pipe()
+                process = multiprocessing.Process(
+                    target=_worker, args=(child, options), daemon=True)
+                process.start()
+                child.close()
+                _give(busy, conn, process, pending.popleft(), tries)
+            for conn in multiprocessing.connection.wait(list(busy)):
+                process, task = busy.pop(conn)
+                try:
+                    yield conn.recv()
+                except EOFError:
+                    process.join()
+                    conn.close()
+                    if tries[task['clip_id']] < ATTEMPTS:
+                        pending.append(task)
+                    else:
+                        yield failed_record(task, '{}: its worker process '
+                                            'died {} times (exit status {}; '
+                                            'killed, e.g. out of memory?)'
+                                            .format(task['source'], ATTEMPTS,
+                                                    process.exitcode))
+                    continue
+                if pending:
+                    _give(busy, conn, process, pending.popleft(), tries)
+                else:
+                    conn.send(None)
+                    process.join()
+                    conn.close()
+    finally:
+        for process, _ in busy.values():
+            process.terminate()
+            process.join()
 
 
 def _load_labels(found):
@@ -201,6 +284,38 @@ def _load_labels(found):
     return labels, sorted(by_split)
 
 
+def _commit(manifest, records, record):
+    # One write per line, flushed and synced: the line is the clip's commit.
+    manifest.write(json.dumps(record, sort_keys=True) + '\n')
+    manifest.flush()
+    os.fsync(manifest.fileno())
+    records[record['clip_id']] = record
+
+
+def _write_records(out_dir, records, relabelled, results, bar):
+    """Append ``relabelled`` and then each record of ``results`` to the
+    manifest as it comes, then rewrite the manifest compactly; a full disk
+    is one :class:`DeepImpressionError`."""
+    done = 0
+    try:
+        with open(os.path.join(out_dir, store.MANIFEST), 'a',
+                  encoding='utf-8') as manifest:
+            for record in relabelled:
+                _commit(manifest, records, record)
+            for record in results:
+                if record.get('errno') in DISK_FULL:
+                    raise _disk_full(out_dir, os.strerror(record['errno']),
+                                     done)
+                _commit(manifest, records, record)
+                done += 1
+                bar.update(1)
+        _compact_manifest(out_dir, records)
+    except OSError as e:
+        if e.errno not in DISK_FULL:
+            raise
+        raise _disk_full(out_dir, e.strerror, done) from None
+
+
 def _compact_manifest(out_dir, records):
     fileio.write_text(os.path.join(out_dir, store.MANIFEST), ''.join(
         json.dumps(records[clip_id], sort_keys=True) + '\n'
@@ -217,6 +332,32 @@ def _clean_temporaries(out_dir):
                 os.remove(os.path.join(folder, name))
 
 
+def _relabel(record, task):
+    """``record`` with the split and labels the annotation files give now
+    (None when they are unchanged)."""
+    if (record.get('split'), record.get('labels')) == \
+            (task['split'], task['labels']):
+        return None
+    record = dict(record)
+    record.update(split=task['split'], labels=task['labels'])
+    return record
+
+
+def check_quality(quality):
+    """``quality`` if it is a JPEG quality (1-100), else one line."""
+    if isinstance(quality, bool) or not isinstance(quality, int) or \
+            not 1 <= quality <= 100:
+        raise DeepImpressionError(
+            'quality: a JPEG quality from 1 to 100, got {!r}'.format(quality))
+    return quality
+
+
+def _disk_full(out_dir, e, done):
+    return DeepImpressionError(
+        '{}: disk full ({}) after {} clips; free some space and run the same '
+        'command again to continue'.format(out_dir, e, done))
+
+
 def _is_done(record, task, out_dir):
     return (record is not None and record.get('status') == 'ok'
             and record.get('source') == task['source']
@@ -227,7 +368,8 @@ def _is_done(record, task, out_dir):
 
 def preprocess(raw_dir, out_dir, jobs=1, frame_transform=None,
                quality=store.JPEG_QUALITY, width=FRAME_WIDTH,
-               height=FRAME_HEIGHT, fps=FPS, show_progress=None):
+               height=FRAME_HEIGHT, fps=FPS, show_progress=None,
+               strict=False):
     """Make (or complete) a clip store from a ChaLearn-format release.
 
     Args:
@@ -245,18 +387,23 @@ def preprocess(raw_dir, out_dir, jobs=1, frame_transform=None,
             (456x256 at 25 frames/s as in the paper).
         show_progress: force the progress bar on/off (default: when
             standard error is a terminal).
+        strict: a damaged clip that decodes is failed instead of stored
+            with a warning.
 
     Returns:
-        dict summary: ``processed``, ``skipped``, ``ok``, ``failed`` (list
-        of ``(clip id, reason)``), ``unlabelled`` (clip ids),
+        dict summary: ``processed``, ``skipped``, ``relabelled``, ``ok``,
+        ``failed`` (list of ``(clip id, reason)``), ``warnings`` (list of
+        ``(clip id, line)``), ``unlabelled`` (clip ids),
         ``labels_without_clips`` (clip file names), ``duplicates``,
         ``bad_archives``.
 
     Raises:
         DeepImpressionError: ``raw_dir`` missing or without clips, an
-            unreadable annotation file, or a store made with other
-            parameters.
+            unreadable annotation file, a store made with other
+            parameters, an output folder that cannot be written, a quality
+            outside 1-100, or a full disk.
     """
+    check_quality(quality)
     raw_dir, out_dir = os.path.abspath(raw_dir), os.fspath(out_dir)
     found = chalearn.scan(raw_dir)
     if not found['clips']:
@@ -274,6 +421,7 @@ def preprocess(raw_dir, out_dir, jobs=1, frame_transform=None,
                   frame_size=[width, height], fps=fps,
                   sample_rate=SAMPLE_RATE, jpeg_quality=quality,
                   frame_transform=transform_name, traits=list(TRAITS))
+    fileio.ensure_dir(out_dir)
     os.makedirs(os.path.join(out_dir, store.CLIP_DIR), exist_ok=True)
     info_path = os.path.join(out_dir, store.STORE_INFO)
     if os.path.exists(info_path):
@@ -315,49 +463,42 @@ def preprocess(raw_dir, out_dir, jobs=1, frame_transform=None,
     found_names = {chalearn.clip_name(c) for c in seen}
     labels_without_clips = sorted(n for n in labels if n not in found_names)
 
-    todo = [t for t in tasks
-            if not _is_done(records.get(t['clip_id']), t, out_dir)]
+    todo, relabelled = [], []
+    for t in tasks:
+        if not _is_done(records.get(t['clip_id']), t, out_dir):
+            todo.append(t)
+            continue
+        record = _relabel(records[t['clip_id']], t)
+        if record is not None:
+            relabelled.append(record)
     skipped = len(tasks) - len(todo)
     options = dict(out_dir=out_dir, width=width, height=height, fps=fps,
-                   quality=quality, frame_transform=frame_transform)
+                   quality=quality, frame_transform=frame_transform,
+                   strict=strict)
     bar = progress(total=len(todo), desc='preprocess', unit='clip',
                    disable=None if show_progress is None
                    else not show_progress)
-    manifest_path = os.path.join(out_dir, store.MANIFEST)
-    pool = None
+    if jobs > 1 and len(todo) > 1:
+        results = _run_parallel(todo, options, min(jobs, len(todo)))
+    else:
+        results = (process_clip(t, options) for t in todo)
     try:
-        with open(manifest_path, 'a', encoding='utf-8') as manifest:
-            if jobs > 1 and len(todo) > 1:
-                pool = multiprocessing.Pool(
-                    min(jobs, len(todo)), initializer=_set_worker_options,
-                    initargs=(options,))
-                results = pool.imap_unordered(_run_task, todo)
-            else:
-                results = (process_clip(t, options) for t in todo)
-            for record in results:
-                # One write per line, flushed and synced: the line is the
-                # clip's commit.
-                manifest.write(json.dumps(record, sort_keys=True) + '\n')
-                manifest.flush()
-                os.fsync(manifest.fileno())
-                records[record['clip_id']] = record
-                bar.update(1)
-        if pool is not None:
-            pool.close()
-            pool.join()
+        _write_records(out_dir, records, relabelled, results, bar)
     finally:
-        if pool is not None:
-            pool.terminate()
+        results.close()
         bar.close()
-    _compact_manifest(out_dir, records)
     _clean_temporaries(out_dir)
 
     current = {t['clip_id'] for t in tasks}
     failed = sorted((k, r['reason']) for k, r in records.items()
                     if k in current and r.get('status') != 'ok')
+    warnings = sorted((k, w) for k, r in records.items() if k in current
+                      and r.get('status') == 'ok'
+                      for w in r.get('warnings') or ())
     summary = dict(
         raw_dir=raw_dir, clips_found=len(found['clips']),
-        processed=len(todo), skipped=skipped,
+        processed=len(todo), skipped=skipped, relabelled=len(relabelled),
+        warnings=warnings,
         ok=sum(1 for k in current if records[k].get('status') == 'ok'),
         failed=failed, unlabelled=sorted(unlabelled),
         labels_without_clips=labels_without_clips,
@@ -373,9 +514,10 @@ def print_summary(summary, file=None):
     unless ``file`` is given)."""
     file = sys.stderr if file is None else file
     print('{ok} clips in the store ({processed} processed now, {skipped} '
-          'already done), {n} failed'.format(n=len(summary['failed']),
-                                             **summary), file=file)
+          'already done, {relabelled} with new labels), {n} failed'.format(
+              n=len(summary['failed']), **summary), file=file)
     for what, items in (('failed', summary['failed']),
+                        ('stored with a warning', summary['warnings']),
                         ('without labels', summary['unlabelled']),
                         ('labels without a clip',
                          summary['labels_without_clips']),

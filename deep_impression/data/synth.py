@@ -35,6 +35,7 @@ from deep_impression import fileio
 from deep_impression.data import chalearn
 from deep_impression.constants import TRAITS
 from deep_impression.errors import DeepImpressionError
+from deep_impression import media
 from deep_impression.media import ffmpeg_exe
 from deep_impression.progress import progress
 
@@ -235,9 +236,13 @@ def write_clip(path, seed_seq, features, seconds=15.0, size=(1280, 720),
 
 
 def _encode(cmd, path, frames):
-    """Run ffmpeg ``cmd``, writing ``frames`` (RGB arrays) to its input."""
+    """Run ffmpeg ``cmd``, writing ``frames`` (RGB arrays) to its input;
+    its error output is read as it goes (a full pipe would block it)."""
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
+    drain = media.Drain(proc.stderr)
+    drain.start()
     try:
         try:
             for frame in frames:
@@ -245,14 +250,15 @@ def _encode(cmd, path, frames):
         except BrokenPipeError:
             pass
         proc.stdin.close()
-        err = proc.stderr.read().decode('utf-8', 'replace')
-        if proc.wait() != 0:
+        if media.wait(proc, drain) != 0:
             raise DeepImpressionError('{}: ffmpeg could not encode ({})'
-                                      .format(path, err.strip()[-300:]))
+                                      .format(path, ' '.join(
+                                          drain.lines[-3:])[-300:]))
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        media.wait(proc, drain)
+        proc.stderr.close()
 
 
 def _youtube_ids(rng, n):
@@ -333,8 +339,34 @@ def _encode_job(job):
     return path
 
 
+def check_target(out_dir, force=False):
+    """Refuse to write a synthetic release over other files.
+
+    ``out_dir`` may be missing, empty, or a synthetic release made before
+    (it holds ``synth_info.json``; its clips are kept or replaced). Any
+    other folder with files in it (a real release: its annotation pickles
+    would be replaced) needs ``force``.
+
+    Raises:
+        DeepImpressionError: ``out_dir`` is a file, or a non-empty folder
+            that is not a synthetic release, without ``force``.
+    """
+    out_dir = os.fspath(out_dir)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise DeepImpressionError('{}: is a file, not a folder'.format(
+            out_dir))
+    if force or not os.path.isdir(out_dir) or not os.listdir(out_dir) or \
+            os.path.exists(os.path.join(out_dir, 'synth_info.json')):
+        return
+    raise DeepImpressionError(
+        '{}: not empty and not a synthetic dataset; writing there would '
+        'replace its annotation files (choose an empty folder, or add '
+        '--force)'.format(out_dir))
+
+
 def make_dataset(out_dir, train=60, val=20, test=20, seconds=15.0,
-                 size=(1280, 720), fps=30, seed=0, archives=False, jobs=1):
+                 size=(1280, 720), fps=30, seed=0, archives=False, jobs=1,
+                 force=False):
     """Write a synthetic release in the ChaLearn First Impressions format.
 
     Layout (as the archives extract)::
@@ -350,7 +382,8 @@ def make_dataset(out_dir, train=60, val=20, test=20, seconds=15.0,
     release was downloaded: ``train-1.zip`` holding ``training80_01.zip``
     ... (each holding its folder), and ``train-annotation.zip`` etc.
 
-    Clips already present are kept (a run can be resumed).
+    Clips already present are kept (a run can be resumed). A folder with
+    other files in it is refused unless ``force`` (:func:`check_target`).
 
     Args:
         out_dir: output directory (created).
@@ -361,9 +394,14 @@ def make_dataset(out_dir, train=60, val=20, test=20, seconds=15.0,
         seed: random seed; the same seed gives the same dataset.
         archives: write zip archives instead of extracted folders.
         jobs: clips encoded in parallel.
+        force: write into a folder that holds other files.
 
     Returns:
         list of clip dicts (see :func:`plan`).
+
+    Raises:
+        DeepImpressionError: a bad size, duration or frame rate, no clip
+            asked for, or a target refused by :func:`check_target`.
     """
     width, height = size
     if width % 2 or height % 2 or width < 16 or height < 16:
@@ -372,6 +410,11 @@ def make_dataset(out_dir, train=60, val=20, test=20, seconds=15.0,
                 width, height))
     if seconds <= 0 or fps <= 0:
         raise DeepImpressionError('seconds and fps must be positive')
+    if min(train, val, test) < 0 or train + val + test == 0:
+        raise DeepImpressionError(
+            '--train {} --val {} --test {}: need at least one clip and no '
+            'negative count'.format(train, val, test))
+    check_target(out_dir, force)
     clips = plan(train, val, test, seed)
     out_dir = os.fspath(out_dir)
     media_dir = os.path.join(out_dir, '.media') if archives else out_dir

@@ -1,6 +1,5 @@
 """Traits of a whole video file: decode with ffmpeg, then ``model.predict``."""
 
-import math
 import os
 import sys
 
@@ -12,7 +11,8 @@ from deep_impression.progress import progress
 
 
 def predict_video(path, model, backend=None, fps=FPS, max_frames=None,
-                  decode='package', on_frames=None):
+                  decode='package', on_frames=None, fit='stretch',
+                  strict=False, warn=None):
     """Predict the five traits of the person in a video file.
 
     Decodes the file with the bundled ffmpeg into 16 kHz mono audio and
@@ -22,7 +22,8 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None,
     Frame subsampling (both off by default, which is the release's
     every-frame-at-25-fps inference): ``fps`` decodes fewer frames per
     second; ``max_frames`` keeps at most that many frames, evenly spaced
-    over the clip. The audio is always used whole.
+    over the clip (a stream whose container gives no duration is counted
+    first, by decoding it once more). The audio is always used whole.
 
     Args:
         path: any video file ffmpeg reads, with an audio track.
@@ -40,6 +41,12 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None,
             then stay at its default.
         on_frames: optional callable given the number of frames of each
             batch once the network has run it (progress within a clip).
+        fit: how frames reach 456x256: ``'stretch'`` (the release's resize;
+            a warning when the aspect ratio is far from 16:9), ``'pad'`` or
+            ``'crop'`` (both keep faces undistorted).
+        strict, warn: a damaged or truncated file is an error when
+            ``strict``, else a warning
+            (:func:`deep_impression.media.check_decoded`).
 
     Returns:
         float32 array of shape ``(5,)`` in :data:`~deep_impression.TRAITS`
@@ -47,7 +54,7 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None,
 
     Raises:
         MediaError: missing or unreadable file, no audio track, under 1 s of
-            audio, or no decodable frame.
+            audio, or no decodable frame (or damaged, when ``strict``).
         InputError: unknown backend or decoding, ``fps``/``max_frames`` not
             positive, or ``fps`` given with ``decode='release'``.
     """
@@ -62,22 +69,19 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None,
         raise InputError('fps: the release decoding uses every native frame; '
                          'leave fps at its default')
     model = as_backend(model, backend)
-    audio = media.load_clip_audio(path, decode=decode)
+    audio = media.load_clip_audio(path, strict=strict, warn=warn,
+                                  decode=decode)
     if decode == 'release':
         fps = None
-    frames = media.iter_frames(path, fps=fps)
+    frames = media.iter_frames(path, fps=fps, fit=fit, strict=strict,
+                               warn=warn)
     if max_frames is not None:
         info = media.probe(path)
-        frames = select_frames(frames, _expected_frames(info, fps or info.fps),
-                               int(max_frames))
+        total = media.expected_frames(info, fps or info.fps)
+        if total is None:
+            total = media.count_frames(path, fps)
+        frames = select_frames(frames, total, int(max_frames))
     return model.predict(audio, frames, on_frames=on_frames)
-
-
-def _expected_frames(info, fps):
-    """Frames ffmpeg's ``fps`` filter makes of a clip (None if unknown)."""
-    if info.duration is None or fps is None:
-        return None
-    return max(1, int(math.ceil(info.duration * fps - 1e-6)))
 
 
 def select_frames(chunks, total, count):
@@ -119,11 +123,11 @@ def select_frames(chunks, total, count):
 #: release, the backend, frames per second and the frame limit (``None``:
 #: all frames).
 PROVENANCE = ('version', 'weights_sha256', 'release_weights', 'backend',
-              'fps', 'max_frames', 'decode')
+              'fps', 'max_frames', 'decode', 'fit')
 
 
 def provenance(model, backend=None, fps=FPS, max_frames=None, weights=None,
-               decode='package'):
+               decode='package', fit='stretch'):
     """The provenance fields (:data:`PROVENANCE`) of predictions made with
     ``model`` and these settings.
 
@@ -151,14 +155,14 @@ def provenance(model, backend=None, fps=FPS, max_frames=None, weights=None,
                 # The release's decoding keeps each file's own frame rate.
                 fps=None if decode == 'release' else float(fps),
                 max_frames=None if max_frames is None else int(max_frames),
-                decode=decode)
+                decode=decode, fit=fit)
 
 
 def frames_to_run(path, fps=FPS, max_frames=None):
     """How many frames :func:`predict_video` will run for ``path`` (from
     the container's duration; ``None`` when unknown or unreadable)."""
     try:
-        total = _expected_frames(media.probe(path), fps)
+        total = media.expected_frames(media.probe(path), fps)
     except MediaError:
         return None
     if max_frames is not None:
@@ -168,10 +172,11 @@ def frames_to_run(path, fps=FPS, max_frames=None):
 
 
 def iter_predictions(paths, model, backend=None, fps=FPS, max_frames=None,
-                     weights=None, show_progress=None, decode='package'):
+                     weights=None, show_progress=None, decode='package',
+                     fit='stretch', strict=False):
     """:func:`predict_videos`, one record at a time as each video finishes
     (the command line writes each row as it comes)."""
-    info = provenance(model, backend, fps, max_frames, weights, decode)
+    info = provenance(model, backend, fps, max_frames, weights, decode, fit)
     paths, _ = media.find_videos(paths)
     disable = (not sys.stderr.isatty() if show_progress is None
                else not show_progress)
@@ -184,7 +189,8 @@ def iter_predictions(paths, model, backend=None, fps=FPS, max_frames=None,
                       unit='frame', leave=False, disable=disable) as bar:
             try:
                 y = predict_video(path, model, backend, fps, max_frames,
-                                  decode=decode, on_frames=bar.update)
+                                  decode=decode, on_frames=bar.update,
+                                  fit=fit, strict=strict)
             except DeepImpressionError as e:
                 y, error = None, str(e)
         values = [None] * len(TRAITS) if y is None else [float(v) for v in y]
@@ -196,7 +202,8 @@ def iter_predictions(paths, model, backend=None, fps=FPS, max_frames=None,
 
 
 def predict_videos(paths, model, backend=None, fps=FPS, max_frames=None,
-                   weights=None, show_progress=None, decode='package'):
+                   weights=None, show_progress=None, decode='package',
+                   fit='stretch', strict=False):
     """Predict the traits of many videos; one record per video.
 
     A video that cannot be used does not stop the others: its record has
@@ -206,7 +213,7 @@ def predict_videos(paths, model, backend=None, fps=FPS, max_frames=None,
         paths: video files and folders (searched recursively for media
             files, as :func:`deep_impression.media.find_videos`; a folder
             without any gives no record).
-        model, backend, fps, max_frames, decode: as
+        model, backend, fps, max_frames, decode, fit, strict: as
             :func:`predict_video`.
         weights: the weight file, for provenance (default: the file the
             model was loaded from).
@@ -219,4 +226,4 @@ def predict_videos(paths, model, backend=None, fps=FPS, max_frames=None,
         (``None`` on success) and :data:`PROVENANCE`.
     """
     return list(iter_predictions(paths, model, backend, fps, max_frames,
-                                 weights, show_progress, decode))
+                                 weights, show_progress, decode, fit, strict))

@@ -38,7 +38,8 @@ SUFFIXES = {'.csv': 'csv', '.json': 'json'}
 
 #: Provenance that must match for a run to add to an existing file (the
 #: package version may differ: the computation is the same).
-SETTINGS = ('weights_sha256', 'backend', 'fps', 'max_frames', 'decode')
+SETTINGS = ('weights_sha256', 'backend', 'fps', 'max_frames', 'decode',
+            'fit')
 
 
 def format_for(path, fmt=None):

@@ -22,7 +22,7 @@ import collections
 import numpy
 
 from deep_impression.constants import TRAITS
-from deep_impression.errors import DeepImpressionError
+from deep_impression.errors import DeepImpressionError, MediaError
 from deep_impression.inputs import even_indices
 from deep_impression.interpret import cam as cam_module
 from deep_impression.progress import progress
@@ -112,7 +112,8 @@ class OpenFaceBoxes(object):
         return out
 
 
-def score_frames(model, source, frames_per_clip=10, faces=None):
+def score_frames(model, source, frames_per_clip=10, faces=None,
+                 on_error=None):
     """Predictions, activation maps and face boxes of frames sampled evenly
     from each clip (the paper used 10 frames per video).
 
@@ -122,46 +123,68 @@ def score_frames(model, source, frames_per_clip=10, faces=None):
         frames_per_clip: frames sampled per clip.
         faces: a :class:`~deep_impression.interpret.faces.FaceDetector`
             (default) or :class:`OpenFaceBoxes`.
+        on_error: optional callable given the
+            :class:`~deep_impression.errors.MediaError` of a clip that
+            cannot be read; the clip is skipped and the others go on
+            (default: the error is raised).
 
     Returns:
         :class:`FrameScores`.
+
+    Raises:
+        DeepImpressionError: no clip could be read.
     """
     from deep_impression.interpret.faces import FaceDetector
     faces = faces if faces is not None else FaceDetector()
     clip_ids, indices, traits, cams, boxes = [], [], [], [], []
     frame_size = None
     for clip_id in progress(source.clip_ids, desc='frames', unit='clip'):
-        amap = cam_module.audio_map(model, source.audio(clip_id))
-        idx = even_indices(source.num_frames(clip_id),
-                                        frames_per_clip)
-        frames = source.frames(clip_id, idx)
-        if frame_size is None:
-            frame_size = frames.shape[1:3]
-        elif frames.shape[1:3] != frame_size:
-            raise DeepImpressionError(
-                '{}: frames of {}x{}, the others are {}x{}'.format(
-                    clip_id, frames.shape[2], frames.shape[1],
-                    frame_size[1], frame_size[0]))
-        c, v = cam_module.visual_maps(model, frames)
-        if isinstance(faces, OpenFaceBoxes):
-            b = faces.boxes(clip_id, idx, source.fps, frame_size)
-        else:
-            b = numpy.full((len(frames), 4), numpy.nan)
-            for i, frame in enumerate(frames):
-                box = faces.face(frame)
-                if box is not None:
-                    b[i] = box
+        try:
+            idx, t, c, b, frame_size = _score_clip(
+                model, source, clip_id, frames_per_clip, faces, frame_size)
+        except MediaError as e:
+            if on_error is None:
+                raise
+            on_error(e)
+            continue
         clip_ids += [clip_id] * len(idx)
         indices.append(idx)
-        traits.append(cam_module.frame_predictions(model, amap.features, v))
+        traits.append(t)
         cams.append(c)
         boxes.append(b)
+    if not clip_ids:
+        raise DeepImpressionError('{}: no clip could be read'.format(
+            source.name))
     return FrameScores(
         numpy.array(clip_ids), numpy.concatenate(indices),
         numpy.concatenate(traits), numpy.concatenate(cams),
         numpy.concatenate(boxes),
         'openface' if isinstance(faces, OpenFaceBoxes) else 'opencv',
         tuple(int(s) for s in frame_size))
+
+
+def _score_clip(model, source, clip_id, frames_per_clip, faces, frame_size):
+    """``(frame indices, per-frame traits, maps, face boxes, frame size)``
+    of one clip (:func:`score_frames`)."""
+    amap = cam_module.audio_map(model, source.audio(clip_id))
+    idx = even_indices(source.num_frames(clip_id), frames_per_clip)
+    frames = source.frames(clip_id, idx)
+    if frame_size is not None and frames.shape[1:3] != frame_size:
+        raise DeepImpressionError(
+            '{}: frames of {}x{}, the others are {}x{}'.format(
+                clip_id, frames.shape[2], frames.shape[1],
+                frame_size[1], frame_size[0]))
+    c, v = cam_module.visual_maps(model, frames)
+    if isinstance(faces, OpenFaceBoxes):
+        b = faces.boxes(clip_id, idx, source.fps, frames.shape[1:3])
+    else:
+        b = numpy.full((len(frames), 4), numpy.nan)
+        for i, frame in enumerate(frames):
+            box = faces.face(frame)
+            if box is not None:
+                b[i] = box
+    return (idx, cam_module.frame_predictions(model, amap.features, v), c,
+            b, frames.shape[1:3])
 
 
 def face_overlap(scores, top=TOP_FRAMES, threshold=CAM_THRESHOLD,

@@ -17,7 +17,7 @@ import chainer
 import numpy
 
 from deep_impression import fileio
-from deep_impression.errors import WeightsError
+from deep_impression.errors import DeepImpressionError, WeightsError
 from deep_impression.models.audiovisual import AudiovisualNetwork
 
 #: Where :func:`load_model` looks when given no path:
@@ -58,9 +58,9 @@ def check_weights(path, model=None):
     """Check that ``path`` is an npz that fits the network; raise otherwise.
 
     Raises:
-        WeightsError: missing file, not an npz (or truncated), or a missing,
+        WeightsError: missing file, not an npz (or truncated), a missing,
             extra or mis-shaped key (the first one is named, with both
-            shapes).
+            shapes), or a key holding NaN or infinite values.
     """
     if not os.path.exists(path):
         raise WeightsError('{}: no such weight file (download the release\'s '
@@ -74,9 +74,13 @@ def check_weights(path, model=None):
     expected = expected_arrays(model)
     try:
         with numpy.load(path, allow_pickle=False) as npz:
-            found = {}
+            found, not_finite = {}, []
             for key in npz.files:
-                found[key] = tuple(npz[key].shape)
+                value = npz[key]
+                found[key] = tuple(value.shape)
+                if value.dtype.kind in 'fc' and \
+                        not numpy.isfinite(value).all():
+                    not_finite.append(key)
     except Exception as e:  # zipfile.BadZipFile, ValueError, EOFError, ...
         raise WeightsError('{}: unreadable npz weight file ({})'.format(
             path, e)) from None
@@ -92,6 +96,22 @@ def check_weights(path, model=None):
         if key not in expected:
             raise WeightsError('{}: unexpected key {} (shape {})'.format(
                 path, key, found[key]))
+    if not_finite:
+        raise WeightsError('{}: key {} holds NaN or infinite values{}'.format(
+            path, sorted(not_finite)[0], ' ({} keys do)'.format(
+                len(not_finite)) if len(not_finite) > 1 else ''))
+
+
+def get_device(spec):
+    """``chainer.get_device(spec)``, with one line instead of a traceback
+    for a device that does not exist here (e.g. ``@cupy:0`` without CuPy
+    or a GPU)."""
+    try:
+        return chainer.get_device(spec)
+    except Exception as e:  # RuntimeError, ValueError, CUDA errors
+        text = ' '.join(str(e).split())
+        raise DeepImpressionError('--device {}: not usable here ({})'.format(
+            spec, text)) from None
 
 
 def load_weights(model, path):
@@ -134,15 +154,18 @@ def load_model(path=None, device=None, architecture='challenge'):
     Raises:
         WeightsError: the file is missing or does not fit the network.
         InputError: an unknown architecture.
+        DeepImpressionError: ``device`` is not usable here.
     """
     from deep_impression.models import get_architecture
     path = os.fspath(path) if path is not None else default_weights_path()
+    if device is not None:
+        get_device(device)  # before the slow part
     model = get_architecture(architecture)()
     load_weights(model, path)
     # Which file the weights came from, for predictions' provenance.
     model.weights_file = path
     if device is not None:
-        device = chainer.get_device(device)
+        device = get_device(device)
         model.to_device(device)
         device.use()
     return model

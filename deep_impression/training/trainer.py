@@ -94,9 +94,12 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
     order_rng = numpy.random.RandomState(seed)
     sampler = chainer.iterators.ShuffleOrderSampler(order_rng)
     if loaders and loaders > 0:
+        # dataset_timeout=None: the first batch is then loaded in this
+        # thread, so a store whose every clip fails raises its one-line
+        # error here instead of a TypeError from a lost background thread.
         iterator = chainer.iterators.MultiprocessIterator(
             train_data, batch_size, shuffle=None, order_sampler=sampler,
-            n_processes=loaders)
+            n_processes=loaders, dataset_timeout=None)
     else:
         iterator = chainer.iterators.SerialIterator(
             train_data, batch_size, shuffle=None, order_sampler=sampler)
@@ -194,6 +197,9 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
     from deep_impression.models import weights
     from deep_impression.models.audiovisual import AudiovisualNetwork
     out = os.fspath(out)
+    # An unusable device or output folder fails before config.json exists.
+    weights.get_device(device or default_device())
+    fileio.ensure_dir(out)
     from deep_impression.data.store import ClipStore
     config = run_config(data_dir, epochs, batch_size, seed, audio_crop,
                         frame_crop, validation_max_frames, alpha,
