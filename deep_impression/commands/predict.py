@@ -28,6 +28,11 @@ def add_parser(sub):
                    help='for the onnxruntime backend: a model written by '
                         '`deep-impression export` (default: export --weights '
                         'on the fly)')
+    p.add_argument('--onnx-cache', metavar='DIR', default=None,
+                   help='for the onnxruntime backend: folder where the export '
+                        'of --weights is cached, by its SHA-256 (default: '
+                        '$DEEP_IMPRESSION_CACHE, else '
+                        '$XDG_CACHE_HOME/deep-impression)')
     p.add_argument('--fps', type=_positive(float), default=FPS,
                    help='frames per second to use (default %(default)s, '
                         'every frame)')
@@ -82,7 +87,7 @@ def run(args):
     from deep_impression.inference.predict import predict_video
     backend = args.backend or ('onnxruntime' if args.onnx else 'chainer')
     model = load_backend(backend, weights=args.weights, onnx=args.onnx,
-                         device=args.device)
+                         device=args.device, cache=args.onnx_cache)
     rows, failures = [], []
     for video in progress(args.videos, desc='predict', unit='video'):
         try:

@@ -3,6 +3,7 @@
 import math
 
 from deep_impression import media
+from deep_impression.inference.clip import STREAM_CHUNK
 from deep_impression.constants import FPS
 from deep_impression.errors import InputError
 from deep_impression.inputs import even_indices
@@ -13,7 +14,9 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None):
 
     Decodes the file with the bundled ffmpeg into 16 kHz mono audio and
     456x256 RGB frames at 25 frames/s, streams the frames through the model
-    in chunks and returns ``model.predict``'s answer.
+    in small chunks, decoded while the network runs (see
+    :mod:`deep_impression.inference.clip`), and returns ``model.predict``'s
+    answer.
 
     Frame subsampling (both off by default, which is the release's
     every-frame-at-25-fps inference): ``fps`` decodes fewer frames per
@@ -49,7 +52,7 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None):
                          .format(max_frames))
     model = as_backend(model, backend)
     audio = media.load_clip_audio(path)
-    frames = media.iter_frames(path, fps=fps)
+    frames = media.iter_frames(path, fps=fps, chunk=STREAM_CHUNK)
     if max_frames is not None:
         info = media.probe(path)
         frames = select_frames(frames, _expected_frames(info, fps),

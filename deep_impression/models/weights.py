@@ -10,14 +10,14 @@ line that names the file and the first offending key.
 import os
 import zipfile
 
-from deep_impression import _compat  # noqa: F401  (before chainer)
-
-import chainer
 import numpy
 
 from deep_impression import fileio
 from deep_impression.errors import WeightsError
-from deep_impression.models.audiovisual import AudiovisualNetwork
+
+# Chainer and the network are imported inside the functions that need them:
+# the default weight path alone (the ONNX Runtime command line with a cached
+# export) must not cost Chainer's import.
 
 #: Where :func:`load_model` looks when given no path: ``$DEEP_IMPRESSION_WEIGHTS``
 #: or ``weights/model`` (relative to the current directory, then the checkout).
@@ -39,6 +39,7 @@ def default_weights_path():
 def saved_arrays(model):
     """``{npz key: array}`` of everything ``save_npz`` writes for ``model``:
     parameters and persistent values (BN averages and ``N``)."""
+    import chainer
     serializer = chainer.serializers.DictionarySerializer()
     serializer.save(model)
     return serializer.target
@@ -47,6 +48,7 @@ def saved_arrays(model):
 def expected_arrays(model=None):
     """``{npz key: shape}`` of everything ``save_npz`` writes for the network
     (282 keys for the challenge network)."""
+    from deep_impression.models.audiovisual import AudiovisualNetwork
     model = model if model is not None else AudiovisualNetwork()
     return {key: tuple(numpy.shape(value))
             for key, value in saved_arrays(model).items()}
@@ -94,6 +96,7 @@ def check_weights(path, model=None):
 
 def load_weights(model, path):
     """Check ``path`` and load it into ``model`` in place."""
+    import chainer
     check_weights(path, model)
     chainer.serializers.load_npz(path, model)
     return model
@@ -105,6 +108,7 @@ def save_weights(model, path):
     The file is written under a temporary name beside ``path`` and renamed,
     so an interrupted write never leaves a half-written weight file.
     """
+    import chainer
     model_cpu = model.copy(mode='copy')
     model_cpu.to_device('@numpy')
     with fileio.atomic_path(path) as tmp:
@@ -129,6 +133,8 @@ def load_model(path=None, device=None):
     Raises:
         WeightsError: the file is missing or does not fit the network.
     """
+    import chainer
+    from deep_impression.models.audiovisual import AudiovisualNetwork
     path = os.fspath(path) if path is not None else default_weights_path()
     model = AudiovisualNetwork()
     load_weights(model, path)
