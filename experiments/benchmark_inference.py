@@ -319,11 +319,12 @@ class TorchModel(object):
 # -- int8 -------------------------------------------------------------------
 
 def quantize_visual_stream(onnx_model, out_path, calibration_frames,
-                           batch_size=4):
+                           batch_size=4, nodes_to_exclude=()):
     """Static QDQ int8 quantisation of the visual stream; returns the path.
 
     Per-channel int8 weights, uint8 activations, ranges from MinMax
-    calibration on ``calibration_frames`` (``(N, H, W, 3)`` uint8).
+    calibration on ``calibration_frames`` (``(N, H, W, 3)`` uint8); the
+    nodes named in ``nodes_to_exclude`` stay fp32.
     """
     import onnx
     from onnxruntime import quantization as q
@@ -347,7 +348,8 @@ def quantize_visual_stream(onnx_model, out_path, calibration_frames,
                       quant_format=q.QuantFormat.QDQ, per_channel=True,
                       activation_type=q.QuantType.QUInt8,
                       weight_type=q.QuantType.QInt8,
-                      calibrate_method=q.CalibrationMethod.MinMax)
+                      calibrate_method=q.CalibrationMethod.MinMax,
+                      nodes_to_exclude=list(nodes_to_exclude))
     os.remove(fp32_path)
     return out_path
 
