@@ -3,7 +3,7 @@
 import math
 
 from deep_impression import media
-from deep_impression.inference.clip import STREAM_CHUNK
+from deep_impression.inference.clip import STREAM_CHUNK, prefetch
 from deep_impression.constants import FPS
 from deep_impression.errors import InputError
 from deep_impression.inputs import even_indices
@@ -51,13 +51,15 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None):
         raise InputError('max_frames: must be a positive integer, got {}'
                          .format(max_frames))
     model = as_backend(model, backend)
-    audio = media.load_clip_audio(path)
     frames = media.iter_frames(path, fps=fps, chunk=STREAM_CHUNK)
     if max_frames is not None:
         info = media.probe(path)
         frames = select_frames(frames, _expected_frames(info, fps),
                                int(max_frames))
-    return model.predict(audio, frames)
+    # The frames start decoding now, beside the audio's decoding.
+    with prefetch(frames) as frames:
+        audio = media.load_clip_audio(path)
+        return model.predict(audio, frames)
 
 
 def _expected_frames(info, fps):
