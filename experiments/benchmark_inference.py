@@ -520,18 +520,24 @@ def _predict_command(backend, clip, weights):
 
 
 def time_command(cmd, env):
-    """Wall seconds of one fresh process and its parsed JSON output."""
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          env=env)
-    seconds = time.perf_counter() - t0
+    """Wall seconds and peak resident memory (MB, the process and the
+    decoders it waited for) of one fresh process, and its JSON output."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's rusage
+        seconds = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
-        err = proc.stderr.decode('utf-8', 'replace').strip().splitlines()
+        lines = stderr.decode('utf-8', 'replace').strip().splitlines()
         raise RuntimeError('{} failed: {}'.format(
-            ' '.join(cmd[2:5]), err[-1] if err else proc.returncode))
+            ' '.join(cmd[2:5]), lines[-1] if lines else proc.returncode))
     from deep_impression.constants import TRAITS
-    row = json.loads(proc.stdout.decode())[0]
-    return seconds, [row[t] for t in TRAITS]
+    row = json.loads(stdout.decode())[0]
+    return seconds, usage.ru_maxrss / 1024.0, [row[t] for t in TRAITS]
 
 
 def run_stages(backend, config):
@@ -589,14 +595,15 @@ def measure_end_to_end(backend, config, runs, env):
     cmd = _predict_command(backend, config['clip'], config['weights'])
     result = dict(backend=backend)
     if backend == 'onnxruntime':
-        result['first_call_seconds'], _ = time_command(cmd, env)
-    times = []
+        result['first_call_seconds'] = time_command(cmd, env)[0]
+    times, peaks = [], []
     for i in range(runs):
         print('  {} run {}/{} ...'.format(backend, i + 1, runs), flush=True)
-        seconds, values = time_command(cmd, env)
+        seconds, peak, values = time_command(cmd, env)
         times.append(seconds)
+        peaks.append(peak)
     result.update(seconds=times, median_seconds=float(numpy.median(times)),
-                  values=values)
+                  peak_rss_mb=max(peaks), values=values)
     result['stages'] = _stage_child(backend, config, env)
     result['stages_sum'] = sum(result['stages'][k] for k, _ in STAGES)
     return result
@@ -620,6 +627,8 @@ def end_to_end_table(results, machine):
         [r['stages_sum'] - r['median_seconds'] for r in results])
     add('first call (export, cold cache)',
         [r.get('first_call_seconds') for r in results])
+    add('peak memory of the command, MB', [r['peak_rss_mb'] for r in results],
+        '{:.0f}')
     add('CPU s: decoding (ffmpeg)',
         [r['stages']['decoding_cpu'] for r in results])
     add('CPU s: network', [r['stages']['network_cpu'] for r in results])

@@ -238,8 +238,9 @@ def file_sha256(path):
 
 def cached_export_paths(weights, directory=None):
     """``{part: path}`` of the cached export of the weight file ``weights``
-    (which need not exist yet): ``<directory>/onnx/<sha256>-v<N>/<part>.onnx``
-    with ``directory`` defaulting to :func:`cache_dir`."""
+    (whether written yet or not):
+    ``<directory>/onnx/<sha256 of weights>-v<EXPORT_VERSION>/<part>.onnx``,
+    ``directory`` defaulting to :func:`cache_dir`."""
     key = '{}-v{}'.format(file_sha256(weights), EXPORT_VERSION)
     folder = os.path.join(directory or cache_dir(), 'onnx', key)
     from deep_impression.inference import onnx_export
