@@ -635,9 +635,13 @@ def end_to_end_table(results, machine):
     add('floor: CPU s / {} cores'.format(machine['cores']),
         [(r['stages']['decoding_cpu'] + r['stages']['network_cpu']) /
          machine['cores'] for r in results])
+    for r in results:
+        lines.append('five values, {}: {}'.format(r['backend'], ', '.join(
+            '{:.6f}'.format(v) for v in r['values'])))
     ref = results[0]
     for r in results[1:]:
-        lines.append('whole command: {} / {} = {:.1f}x; max |dy| = {:.1e}'
+        lines.append('whole command: {} / {} = {:.1f}x; max |dy| = {:.1e} '
+                     '(JSON output, 6 decimals)'
                      .format(ref['backend'], r['backend'],
                              ref['median_seconds'] / r['median_seconds'],
                              r['max_abs_diff_vs_' + ref['backend']]))
