@@ -514,6 +514,29 @@ def make_user_clip(path, seconds=CLIP_SECONDS):
     return path
 
 
+def fit_weights_to_clip(weights, clip_path, seed=0, logit_std=0.3):
+    """Redraw the FC layer of synthetic ``weights`` (in place) for the
+    benchmark clip, so that its five values are not saturated and the
+    backends' agreement on them means something: random rows scaled so that
+    each logit is about ``N(0, logit_std)`` on the mean features of 8 of its
+    frames and of its audio (a test pattern varies too little over time for
+    :func:`fit_fc`)."""
+    from deep_impression import media
+    from deep_impression.models.weights import load_model, save_weights
+    model = load_model(weights)
+    frames = media.read_frames(clip_path)
+    features = [model.audio_features(media.load_clip_audio(clip_path)),
+                model.frame_features(frames[numpy.linspace(
+                    0, len(frames) - 1, 8).astype(int)]).mean(axis=0)]
+    rng = numpy.random.RandomState(seed)
+    model.fc.W.array[...] = numpy.concatenate([
+        rng.normal(0, logit_std, (len(model.fc.b.array), len(f))) /
+        (numpy.linalg.norm(f) + 1e-6) for f in features], axis=1)
+    model.fc.b.array[...] = rng.normal(0, logit_std, len(model.fc.b.array))
+    save_weights(model, weights)
+    return weights
+
+
 def _predict_command(backend, clip, weights):
     return [sys.executable, '-m', 'deep_impression', 'predict', clip,
             '--backend', backend, '--weights', weights, '--format', 'json']
@@ -659,6 +682,8 @@ def end_to_end(args):
     config = dict(clip=make_user_clip(os.path.join(tmp, 'clip.mp4'),
                                       args.clip_seconds),
                   weights=weights, cache=os.path.join(tmp, 'cache'))
+    if args.weights is None:
+        fit_weights_to_clip(weights, config['clip'])
     env = dict(os.environ, DEEP_IMPRESSION_CACHE=config['cache'],
                PYTHONPATH=os.pathsep.join(
                    [os.path.dirname(HERE)] +
