@@ -29,6 +29,19 @@ are extrapolated: ``t(audio) + 375 * t(visual) / N``; the output says so.
 Example (the full run)::
 
     .venv/bin/python experiments/benchmark_inference.py --json runs/bench.json
+
+``--end-to-end`` times instead what a user waits for: the whole
+``deep-impression predict CLIP --backend B --format json`` command, a fresh
+process per run (median of ``--runs``), on a 15-s 1280x720 H.264 + AAC clip
+made with the bundled ffmpeg, for Chainer and ONNX Runtime side by side (the
+ONNX export cached in a fresh folder: the first ONNX Runtime call exports
+and is reported apart). One more fresh process per backend runs the
+command's stages one after the other for the breakdown (start-up and
+imports, weights and export, decoding, network, fusion); the whole command
+overlaps decoding with the network, so it takes less than their sum::
+
+    .venv/bin/python experiments/benchmark_inference.py --end-to-end \
+        --runs 5 --json runs/bench-e2e.json
 """
 
 import argparse
@@ -308,11 +321,12 @@ class TorchModel(object):
 # -- int8 -------------------------------------------------------------------
 
 def quantize_visual_stream(onnx_model, out_path, calibration_frames,
-                           batch_size=4):
+                           batch_size=4, nodes_to_exclude=()):
     """Static QDQ int8 quantisation of the visual stream; returns the path.
 
     Per-channel int8 weights, uint8 activations, ranges from MinMax
-    calibration on ``calibration_frames`` (``(N, H, W, 3)`` uint8).
+    calibration on ``calibration_frames`` (``(N, H, W, 3)`` uint8); the
+    nodes named in ``nodes_to_exclude`` stay fp32.
     """
     import onnx
     from onnxruntime import quantization as q
@@ -336,7 +350,8 @@ def quantize_visual_stream(onnx_model, out_path, calibration_frames,
                       quant_format=q.QuantFormat.QDQ, per_channel=True,
                       activation_type=q.QuantType.QUInt8,
                       weight_type=q.QuantType.QInt8,
-                      calibrate_method=q.CalibrationMethod.MinMax)
+                      calibrate_method=q.CalibrationMethod.MinMax,
+                      nodes_to_exclude=list(nodes_to_exclude))
     os.remove(fp32_path)
     return out_path
 
@@ -471,6 +486,236 @@ def run_child(path, config):
     return json.loads(lines[-1])
 
 
+# -- end to end: the whole `deep-impression predict` command -----------------
+
+#: Backends timed end to end, in table order (the first is the reference).
+END_TO_END_BACKENDS = ('chainer', 'onnxruntime')
+#: Stages of the breakdown: (key, label).
+STAGES = (('startup', 'start-up and imports'),
+          ('weights', 'weights and export (cache)'),
+          ('decoding', 'decoding, alone'),
+          ('network', 'network (both streams)'),
+          ('fusion', 'fusion'))
+
+
+def make_user_clip(path, seconds=CLIP_SECONDS):
+    """A clip as users have them: 1280x720 H.264 at 30 frames/s with AAC
+    stereo audio at 44.1 kHz, made from ffmpeg's test sources (moving
+    pattern, tone plus noise) with the bundled ffmpeg."""
+    from deep_impression.media import ffmpeg_exe
+    subprocess.run(
+        [ffmpeg_exe(), '-v', 'error', '-y',
+         '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30',
+         '-f', 'lavfi', '-i', 'sine=frequency=180:sample_rate=44100',
+         '-f', 'lavfi', '-i', 'anoisesrc=color=pink:amplitude=0.05',
+         '-filter_complex', '[1:a][2:a]amix=inputs=2,aformat='
+                            'channel_layouts=stereo[a]',
+         '-map', '0:v', '-map', '[a]', '-t', str(seconds),
+         '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p',
+         '-c:a', 'aac', '-b:a', '128k', path], check=True)
+    return path
+
+
+def fit_weights_to_clip(weights, clip_path, seed=0, logit_std=0.3):
+    """Redraw the FC layer of synthetic ``weights`` (in place) for the
+    benchmark clip, so that its five values are not saturated and the
+    backends' agreement on them means something: random rows scaled so that
+    each logit is about ``N(0, logit_std)`` on the mean features of 8 of its
+    frames and of its audio (a test pattern varies too little over time for
+    :func:`fit_fc`)."""
+    from deep_impression import media
+    from deep_impression.models.weights import load_model, save_weights
+    model = load_model(weights)
+    frames = media.read_frames(clip_path)
+    features = [model.audio_features(media.load_clip_audio(clip_path)),
+                model.frame_features(frames[numpy.linspace(
+                    0, len(frames) - 1, 8).astype(int)]).mean(axis=0)]
+    rng = numpy.random.RandomState(seed)
+    model.fc.W.array[...] = numpy.concatenate([
+        rng.normal(0, logit_std, (len(model.fc.b.array), len(f))) /
+        (numpy.linalg.norm(f) + 1e-6) for f in features], axis=1)
+    model.fc.b.array[...] = rng.normal(0, logit_std, len(model.fc.b.array))
+    save_weights(model, weights)
+    return weights
+
+
+def _predict_command(backend, clip, weights):
+    return [sys.executable, '-m', 'deep_impression', 'predict', clip,
+            '--backend', backend, '--weights', weights, '--format', 'json']
+
+
+def time_command(cmd, env):
+    """Wall seconds and peak resident memory (MB, the process and the
+    decoders it waited for) of one fresh process, and its JSON output."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's rusage
+        seconds = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        lines = stderr.decode('utf-8', 'replace').strip().splitlines()
+        raise RuntimeError('{} failed: {}'.format(
+            ' '.join(cmd[2:5]), lines[-1] if lines else proc.returncode))
+    from deep_impression.constants import TRAITS
+    row = json.loads(stdout.decode())[0]
+    return seconds, usage.ru_maxrss / 1024.0, [row[t] for t in TRAITS]
+
+
+def run_stages(backend, config):
+    """The command's stages one after the other in this (fresh) process:
+    seconds of each, and the CPU seconds of decoding (ffmpeg) and of the
+    network. ``config['spawned']`` is the parent's wall clock at spawn."""
+    import resource
+    from deep_impression import cli
+    cli.build_parser()
+    if backend == 'chainer':
+        import deep_impression.models.audiovisual  # noqa: F401
+    else:
+        import onnxruntime  # noqa: F401
+    out = dict(startup=time.time() - config['spawned'])
+    from deep_impression import media
+    from deep_impression.inference import backends, clip
+    t0 = time.perf_counter()
+    model = backends.load_backend(backend, weights=config['weights'],
+                                  cache=config['cache'])
+    out['weights'] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    audio = media.load_clip_audio(config['clip'])
+    frames = list(media.iter_frames(config['clip'], chunk=clip.STREAM_CHUNK))
+    out['decoding'] = time.perf_counter() - t0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out['decoding_cpu'] = usage.ru_utime + usage.ru_stime
+    t0, c0 = time.perf_counter(), time.process_time()
+    a, v = clip.clip_features(model, audio, frames)
+    out['network'] = time.perf_counter() - t0
+    out['network_cpu'] = time.process_time() - c0
+    t0 = time.perf_counter()
+    model.fuse_features(a[None], v[None])
+    out['fusion'] = time.perf_counter() - t0
+    out['frames'] = sum(len(f) for f in frames)
+    return out
+
+
+def _stage_child(backend, config, env):
+    config = dict(config, spawned=time.time())
+    proc = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), '--stage-child', backend,
+         '--config', json.dumps(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    lines = proc.stdout.decode().strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        err = proc.stderr.decode('utf-8', 'replace').strip().splitlines()
+        raise RuntimeError('stages of {} failed: {}'.format(
+            backend, err[-1] if err else proc.returncode))
+    return json.loads(lines[-1])
+
+
+def measure_end_to_end(backend, config, runs, env):
+    """Whole-command times (a cold-cache first call for ONNX Runtime, then
+    ``runs`` warm ones) and the breakdown of one more fresh process."""
+    cmd = _predict_command(backend, config['clip'], config['weights'])
+    result = dict(backend=backend)
+    if backend == 'onnxruntime':
+        result['first_call_seconds'] = time_command(cmd, env)[0]
+    times, peaks = [], []
+    for i in range(runs):
+        print('  {} run {}/{} ...'.format(backend, i + 1, runs), flush=True)
+        seconds, peak, values = time_command(cmd, env)
+        times.append(seconds)
+        peaks.append(peak)
+    result.update(seconds=times, median_seconds=float(numpy.median(times)),
+                  peak_rss_mb=max(peaks), values=values)
+    result['stages'] = _stage_child(backend, config, env)
+    result['stages_sum'] = sum(result['stages'][k] for k, _ in STAGES)
+    return result
+
+
+def end_to_end_table(results, machine):
+    """The side-by-side table of :func:`end_to_end` (a string)."""
+    names = [r['backend'] for r in results]
+    row = '{:<34}' + ' {:>12}' * len(results)
+    lines = [row.format('seconds', *names)]
+
+    def add(label, values, fmt='{:.2f}'):
+        lines.append(row.format(label, *[
+            '-' if v is None else fmt.format(v) for v in values]))
+
+    for key, label in STAGES:
+        add(label, [r['stages'][key] for r in results])
+    add('sum of the stages', [r['stages_sum'] for r in results])
+    add('whole command, median', [r['median_seconds'] for r in results])
+    add('overlap gained (sum - median)',
+        [r['stages_sum'] - r['median_seconds'] for r in results])
+    add('first call (export, cold cache)',
+        [r.get('first_call_seconds') for r in results])
+    add('peak memory of the command, MB', [r['peak_rss_mb'] for r in results],
+        '{:.0f}')
+    add('CPU s: decoding (ffmpeg)',
+        [r['stages']['decoding_cpu'] for r in results])
+    add('CPU s: network', [r['stages']['network_cpu'] for r in results])
+    add('floor: CPU s / {} cores'.format(machine['cores']),
+        [(r['stages']['decoding_cpu'] + r['stages']['network_cpu']) /
+         machine['cores'] for r in results])
+    for r in results:
+        lines.append('five values, {}: {}'.format(r['backend'], ', '.join(
+            '{:.6f}'.format(v) for v in r['values'])))
+    ref = results[0]
+    for r in results[1:]:
+        lines.append('whole command: {} / {} = {:.1f}x; max |dy| = {:.1e} '
+                     '(JSON output, 6 decimals)'
+                     .format(ref['backend'], r['backend'],
+                             ref['median_seconds'] / r['median_seconds'],
+                             r['max_abs_diff_vs_' + ref['backend']]))
+    return '\n'.join(lines)
+
+
+def end_to_end(args):
+    """``--end-to-end``: time ``deep-impression predict`` as a user runs
+    it, for each backend, and print the breakdown and the ratio."""
+    tmp = tempfile.mkdtemp(prefix='bench-e2e-')
+    weights = args.weights or make_synthetic_weights(
+        os.path.join(tmp, 'model'))
+    print('making a {}-s 1280x720 H.264 + AAC clip ...'.format(
+        args.clip_seconds), flush=True)
+    config = dict(clip=make_user_clip(os.path.join(tmp, 'clip.mp4'),
+                                      args.clip_seconds),
+                  weights=weights, cache=os.path.join(tmp, 'cache'))
+    if args.weights is None:
+        fit_weights_to_clip(weights, config['clip'])
+    env = dict(os.environ, DEEP_IMPRESSION_CACHE=config['cache'],
+               PYTHONPATH=os.pathsep.join(
+                   [os.path.dirname(HERE)] +
+                   [p for p in [os.environ.get('PYTHONPATH')] if p]))
+    machine = _machine()
+    results = []
+    for backend in args.backends.split(','):
+        results.append(measure_end_to_end(backend, config, args.runs, env))
+    for r in results[1:]:
+        r['max_abs_diff_vs_' + results[0]['backend']] = float(numpy.abs(
+            numpy.subtract(r['values'], results[0]['values'])).max())
+    machine['load_average_1min_after'] = os.getloadavg()[0]
+    print('\nend to end: `deep-impression predict CLIP --format json`, '
+          '{}-s 1280x720 H.264 + AAC clip ({} frames used), fresh process '
+          'per run, median of {}; {} cores, load average {:.2f} before, '
+          '{:.2f} after'.format(
+              args.clip_seconds, results[0]['stages']['frames'], args.runs,
+              machine['cores'], machine['load_average_1min'],
+              machine['load_average_1min_after']))
+    print(end_to_end_table(results, machine))
+    out = dict(mode='end-to-end', machine=machine,
+               clip=dict(seconds=args.clip_seconds, size='1280x720',
+                         codecs='H.264 + AAC'),
+               weights=args.weights or 'synthetic random', runs=args.runs,
+               results=results)
+    if args.json:
+        _write_json(args.json, out)
+    return 0
+
+
 # -- the report ----------------------------------------------------------------
 
 def report(results, reference='chainer'):
@@ -549,7 +794,21 @@ def parse_args(argv=None):
                         '1, 8, 16, 32 and optimisation levels extended/all')
     p.add_argument('--json', metavar='FILE', default=None,
                    help='also write the results here')
+    e = p.add_argument_group(
+        'end to end', 'time the whole `deep-impression predict` command on a '
+        '1280x720 H.264 + AAC clip, per backend, with a breakdown')
+    e.add_argument('--end-to-end', action='store_true',
+                   help='run this mode instead of the network-only one')
+    e.add_argument('--runs', type=int, default=5,
+                   help='fresh processes per backend; the median is '
+                        'reported (default %(default)s)')
+    e.add_argument('--clip-seconds', type=float, default=CLIP_SECONDS,
+                   help='length of the clip (default %(default)s)')
+    e.add_argument('--backends', default=','.join(END_TO_END_BACKENDS),
+                   help='comma-separated, the first is the reference '
+                        '(default %(default)s)')
     p.add_argument('--child', default=None, help=argparse.SUPPRESS)
+    p.add_argument('--stage-child', default=None, help=argparse.SUPPRESS)
     p.add_argument('--config', default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -559,6 +818,12 @@ def main(argv=None):
     if args.child:
         print(json.dumps(run_path(args.child, json.loads(args.config))))
         return 0
+    if args.stage_child:
+        print(json.dumps(run_stages(args.stage_child,
+                                    json.loads(args.config))))
+        return 0
+    if args.end_to_end:
+        return end_to_end(args)
     paths = [p for p in args.paths.split(',') if p]
     unknown = set(paths) - set(PATHS)
     if unknown:
@@ -572,10 +837,7 @@ def main(argv=None):
                 batch_size=args.batch_size, threads=args.threads,
                 optimization=args.optimization,
                 calibration_frames=args.calibration_frames)
-    from deep_impression.inference.backends import available_cores
-    machine = dict(cores=available_cores(), processor=platform.processor() or
-                   platform.machine(), python=platform.python_version(),
-                   load_average_1min=os.getloadavg()[0])
+    machine = _machine()
     print('machine: {cores} cores available, load average {load_average_1min:'
           '.2f}; clip: {} frames {}x{} + {} samples'.format(
               CLIP_FRAMES, FRAME_WIDTH, FRAME_HEIGHT, CLIP_SAMPLES,
@@ -613,13 +875,20 @@ def main(argv=None):
                load_average_1min_after=os.getloadavg()[0])
     print(json.dumps(out, indent=1))
     if args.json:
-        directory = os.path.dirname(os.path.abspath(args.json))
-        os.makedirs(directory, exist_ok=True)
-        tmp_json = args.json + '.tmp'
-        with open(tmp_json, 'w') as f:
-            json.dump(out, f, indent=1)
-        os.replace(tmp_json, args.json)
+        _write_json(args.json, out)
     return 0
+
+
+def _machine():
+    from deep_impression.inference.backends import available_cores
+    return dict(cores=available_cores(), processor=platform.processor() or
+                platform.machine(), python=platform.python_version(),
+                load_average_1min=os.getloadavg()[0])
+
+
+def _write_json(path, out):
+    from deep_impression import fileio
+    fileio.write_json(path, out)
 
 
 if __name__ == '__main__':

@@ -7,11 +7,27 @@ it (456x256 frames at 25 frames/s, 16 kHz audio). Treat both as read-only;
 copy them to change anything.
 """
 
+import os
+
 import pytest
 
 #: Parameters of the session's synthetic release.
 SYNTHETIC = dict(train=6, val=2, test=2, seconds=2.0, size=(160, 90), fps=30,
                  seed=7)
+
+
+@pytest.fixture(scope='session', autouse=True)
+def onnx_cache(tmp_path_factory):
+    """The ONNX export cache of every test (and of the processes they
+    start): a fresh folder, never the user's ``~/.cache``."""
+    path = str(tmp_path_factory.mktemp('onnx-cache'))
+    before = os.environ.get('DEEP_IMPRESSION_CACHE')
+    os.environ['DEEP_IMPRESSION_CACHE'] = path
+    yield path
+    if before is None:
+        os.environ.pop('DEEP_IMPRESSION_CACHE', None)
+    else:
+        os.environ['DEEP_IMPRESSION_CACHE'] = before
 
 
 @pytest.fixture(scope='session')

@@ -5,7 +5,10 @@ normalisation statistics, so that folding BN into the convolutions is really
 exercised) and the same inputs must give the same five values within 1e-4.
 """
 
+import hashlib
 import json
+import subprocess
+import sys
 
 from deep_impression import _compat  # noqa: F401  (before chainer)
 
@@ -322,3 +325,124 @@ def test_cli_predict_with_onnxruntime_backend(clip, net, weights_file,
     assert 'CPU only' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(['predict', clip, '--max-frames', '0'])
+
+
+# -- the on-disk cache of exports ---------------------------------------------
+
+def _count_exports(monkeypatch):
+    calls = []
+    real = onnx_export.export
+
+    def counting(model):
+        calls.append(1)
+        return real(model)
+
+    monkeypatch.setattr(onnx_export, 'export', counting)
+    return calls
+
+
+def test_export_is_cached_once_by_the_weights_sha256(
+        weights_file, net, inputs, tmp_path, monkeypatch):
+    calls = _count_exports(monkeypatch)
+    cache = tmp_path / 'cache'
+    with open(weights_file, 'rb') as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    key = '{}-v{}'.format(digest, backends.EXPORT_VERSION)
+    folder = cache / 'onnx' / key
+    expected = net.predict(*inputs)
+    for _ in range(2):
+        model = backends.load_backend('onnxruntime', weights=weights_file,
+                                      cache=str(cache))
+        assert numpy.abs(model.predict(*inputs) - expected).max() < 1e-4
+    assert len(calls) == 1  # the second load read the files
+    assert sorted(p.name for p in folder.iterdir()) == [
+        'auditory_stream.onnx', 'fusion.onnx', 'visual_stream.onnx']
+
+
+def test_stale_cache_is_rebuilt_and_new_weights_get_their_own(
+        weights_file, net, inputs, tmp_path, monkeypatch):
+    cache = str(tmp_path / 'cache')
+    paths = backends.cached_export_paths(weights_file, cache)
+    backends.load_backend('onnxruntime', weights=weights_file, cache=cache)
+    with open(paths['visual_stream'], 'wb') as f:
+        f.write(b'not an onnx model')  # e.g. written by another version
+    calls = _count_exports(monkeypatch)
+    model = backends.load_backend('onnxruntime', weights=weights_file,
+                                  cache=cache)
+    assert len(calls) == 1
+    assert numpy.abs(model.predict(*inputs) - net.predict(*inputs)).max() \
+        < 1e-4
+    onnx.checker.check_model(paths['visual_stream'])  # rewritten whole
+    other = tmp_path / 'other_model'
+    changed = net.copy(mode='copy')
+    changed.fc.b.array[...] += 0.25
+    save_weights(changed, str(other))
+    assert backends.cached_export_paths(str(other), cache) != paths
+    model = backends.load_backend('onnxruntime', weights=str(other),
+                                  cache=cache)
+    assert numpy.abs(model.predict(*inputs) -
+                     changed.predict(*inputs)).max() < 1e-4
+
+
+def test_unwritable_cache_warns_and_still_predicts(weights_file, net,
+                                                   inputs, tmp_path):
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('')
+    with pytest.warns(UserWarning, match='not cached'):
+        model = backends.load_backend('onnxruntime', weights=weights_file,
+                                      cache=str(blocker / 'cache'))
+    assert numpy.abs(model.predict(*inputs) - net.predict(*inputs)).max() \
+        < 1e-4
+
+
+def test_cache_folder_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv('DEEP_IMPRESSION_CACHE', str(tmp_path / 'mine'))
+    assert backends.cache_dir() == str(tmp_path / 'mine')
+    monkeypatch.delenv('DEEP_IMPRESSION_CACHE')
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
+    assert backends.cache_dir() == str(tmp_path / 'xdg' / 'deep-impression')
+    monkeypatch.delenv('XDG_CACHE_HOME')
+    monkeypatch.setenv('HOME', str(tmp_path / 'home'))
+    assert backends.cache_dir() == str(
+        tmp_path / 'home' / '.cache' / 'deep-impression')
+
+
+def test_missing_weights_is_the_clear_error_not_a_cache_one(tmp_path):
+    with pytest.raises(WeightsError, match='no such weight file'):
+        backends.load_backend('onnxruntime',
+                              weights=str(tmp_path / 'missing'),
+                              cache=str(tmp_path / 'cache'))
+
+
+def test_cached_command_line_needs_no_chainer(clip, weights_file, tmp_path):
+    # The second call of `predict --backend onnxruntime` reads the cached
+    # export: nothing imports Chainer (start-up time), the values agree.
+    cache = tmp_path / 'cache'
+    code = ('import json, sys\n'
+            'from deep_impression import cli\n'
+            'assert cli.main(sys.argv[1:]) == 0\n'
+            'print(json.dumps(sorted(m for m in ("chainer", "scipy") '
+            'if m in sys.modules)))\n')
+    argv = ['predict', clip, '--backend', 'onnxruntime', '--weights',
+            weights_file, '--onnx-cache', str(cache), '--max-frames', '2',
+            '--format', 'csv']
+    outputs = []
+    for _ in range(2):
+        out = subprocess.run([sys.executable, '-c', code] + argv,
+                             capture_output=True, text=True, check=True)
+        outputs.append(out.stdout.splitlines())
+    assert outputs[0][-1] == '["chainer", "scipy"]'  # exported: Chainer ran
+    assert outputs[1][-1] == '[]'
+    assert outputs[1][:-1] == outputs[0][:-1]  # the same CSV
+    assert list((cache / 'onnx').iterdir())
+
+
+def test_command_line_start_up_imports_no_framework():
+    code = ('import sys\n'
+            'from deep_impression import cli\n'
+            'cli.build_parser()\n'
+            'print(sorted(m for m in ("chainer", "onnx", "onnxruntime", '
+            '"scipy", "cv2", "matplotlib") if m in sys.modules))\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == '[]'

@@ -32,6 +32,11 @@ def add_parser(sub):
                    help='for the onnxruntime backend: a model written by '
                         '`deep-impression export` (default: export --weights '
                         'on the fly)')
+    p.add_argument('--onnx-cache', metavar='DIR', default=None,
+                   help='for the onnxruntime backend: folder where the export '
+                        'of --weights is cached, by its SHA-256 (default: '
+                        '$DEEP_IMPRESSION_CACHE, else '
+                        '$XDG_CACHE_HOME/deep-impression)')
     p.add_argument('--fps', type=_positive(float), default=FPS,
                    help='frames per second to use (default %(default)s, '
                         'every frame)')
@@ -89,7 +94,7 @@ def run(args):
         _error('{}: no media files in this folder'.format(folder))
     backend = args.backend or ('onnxruntime' if args.onnx else 'chainer')
     model = load_backend(backend, weights=args.weights, onnx=args.onnx,
-                         device=args.device)
+                         device=args.device, cache=args.onnx_cache)
     info = provenance(model, backend, args.fps, args.max_frames,
                       decode=args.decode, fit=args.fit)
     writer.start(info)

@@ -42,7 +42,6 @@ from onnx import TensorProto, helper, numpy_helper
 from deep_impression import fileio
 from deep_impression.constants import TRAITS
 from deep_impression.errors import DeepImpressionError
-from deep_impression.models.audiovisual import BLOCKS
 
 #: ONNX operator set of the exported graph (every operator used here is
 #: unchanged since opset 13).
@@ -134,6 +133,7 @@ class _GraphBuilder(object):
 def _stream(builder, stream, prefix, x, output):
     """Nodes of one :class:`~deep_impression.models.streams.Stream` from
     ``x``."""
+    from deep_impression.models.streams import BLOCKS
     g = stream.geometry
     c1 = stream.conv1_relu
     h = builder.conv_bn(x, c1.conv, c1.bn_conv, prefix + '/conv1_relu/conv',

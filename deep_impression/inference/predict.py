@@ -6,6 +6,7 @@ import sys
 from deep_impression import media
 from deep_impression.constants import FPS, TRAITS
 from deep_impression.errors import DeepImpressionError, InputError, MediaError
+from deep_impression.inference.clip import STREAM_CHUNK, prefetch
 from deep_impression.inputs import even_indices
 from deep_impression.progress import progress
 
@@ -17,7 +18,9 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None,
 
     Decodes the file with the bundled ffmpeg into 16 kHz mono audio and
     456x256 RGB frames at 25 frames/s, streams the frames through the model
-    in chunks and returns ``model.predict``'s answer.
+    in small chunks, decoded while the network runs (see
+    :mod:`deep_impression.inference.clip`), and returns ``model.predict``'s
+    answer.
 
     Frame subsampling (both off by default, which is the release's
     every-frame-at-25-fps inference): ``fps`` decodes fewer frames per
@@ -69,19 +72,21 @@ def predict_video(path, model, backend=None, fps=FPS, max_frames=None,
         raise InputError('fps: the release decoding uses every native frame; '
                          'leave fps at its default')
     model = as_backend(model, backend)
-    audio = media.load_clip_audio(path, strict=strict, warn=warn,
-                                  decode=decode)
     if decode == 'release':
         fps = None
-    frames = media.iter_frames(path, fps=fps, fit=fit, strict=strict,
-                               warn=warn)
+    frames = media.iter_frames(path, fps=fps, chunk=STREAM_CHUNK, fit=fit,
+                               strict=strict, warn=warn)
     if max_frames is not None:
         info = media.probe(path)
         total = media.expected_frames(info, fps or info.fps)
         if total is None:
             total = media.count_frames(path, fps)
         frames = select_frames(frames, total, int(max_frames))
-    return model.predict(audio, frames, on_frames=on_frames)
+    # The frames start decoding now, beside the audio's decoding.
+    with prefetch(frames) as frames:
+        audio = media.load_clip_audio(path, strict=strict, warn=warn,
+                                      decode=decode)
+        return model.predict(audio, frames, on_frames=on_frames)
 
 
 def select_frames(chunks, total, count):

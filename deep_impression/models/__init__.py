@@ -11,13 +11,21 @@
 commands and :func:`get_architecture` take these names.
 """
 
-from deep_impression.models.audiovisual import AudiovisualNetwork
 
-#: Architectures by name: a callable returning a fresh, randomly
-#: initialised network.
-ARCHITECTURES = {
-    'challenge': AudiovisualNetwork,
-}
+def __getattr__(name):
+    """``ARCHITECTURES`` and ``AudiovisualNetwork``, imported on first use
+    (PEP 562): :mod:`~deep_impression.models.weights` alone (the default
+    weight path, a file's checks) must not import Chainer, which the ONNX
+    Runtime command line never needs."""
+    if name not in ('ARCHITECTURES', 'AudiovisualNetwork'):
+        raise AttributeError('module {!r} has no attribute {!r}'.format(
+            __name__, name))
+    from deep_impression.models.audiovisual import AudiovisualNetwork
+    # Architectures by name: a callable returning a fresh, randomly
+    # initialised network.
+    globals().setdefault('ARCHITECTURES', {'challenge': AudiovisualNetwork})
+    globals()['AudiovisualNetwork'] = AudiovisualNetwork
+    return globals()[name]
 
 
 def get_architecture(name):
@@ -27,8 +35,9 @@ def get_architecture(name):
         InputError: an unknown name (the message lists the known ones).
     """
     from deep_impression.errors import InputError
+    architectures = __getattr__('ARCHITECTURES')
     try:
-        return ARCHITECTURES[name]
+        return architectures[name]
     except KeyError:
         raise InputError('model {!r}: unknown; choose one of {}'.format(
-            name, ', '.join(sorted(ARCHITECTURES)))) from None
+            name, ', '.join(sorted(architectures)))) from None

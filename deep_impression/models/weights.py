@@ -11,14 +11,14 @@ import hashlib
 import os
 import zipfile
 
-from deep_impression import _compat  # noqa: F401  (before chainer)
-
-import chainer
 import numpy
 
 from deep_impression import fileio
 from deep_impression.errors import DeepImpressionError, WeightsError
-from deep_impression.models.audiovisual import AudiovisualNetwork
+
+# Chainer and the network are imported inside the functions that need them:
+# the default weight path alone (the ONNX Runtime command line with a cached
+# export) must not cost Chainer's import.
 
 #: Where :func:`load_model` looks when given no path:
 #: ``$DEEP_IMPRESSION_WEIGHTS``
@@ -41,6 +41,7 @@ def default_weights_path():
 def saved_arrays(model):
     """``{npz key: array}`` of everything ``save_npz`` writes for ``model``:
     parameters and persistent values (BN averages and ``N``)."""
+    import chainer
     serializer = chainer.serializers.DictionarySerializer()
     serializer.save(model)
     return serializer.target
@@ -49,6 +50,7 @@ def saved_arrays(model):
 def expected_arrays(model=None):
     """``{npz key: shape}`` of everything ``save_npz`` writes for the network
     (282 keys for the challenge network)."""
+    from deep_impression.models.audiovisual import AudiovisualNetwork
     model = model if model is not None else AudiovisualNetwork()
     return {key: tuple(numpy.shape(value))
             for key, value in saved_arrays(model).items()}
@@ -106,6 +108,7 @@ def get_device(spec):
     """``chainer.get_device(spec)``, with one line instead of a traceback
     for a device that does not exist here (e.g. ``@cupy:0`` without CuPy
     or a GPU)."""
+    import chainer
     try:
         return chainer.get_device(spec)
     except Exception as e:  # RuntimeError, ValueError, CUDA errors
@@ -116,6 +119,7 @@ def get_device(spec):
 
 def load_weights(model, path):
     """Check ``path`` and load it into ``model`` in place."""
+    import chainer
     check_weights(path, model)
     chainer.serializers.load_npz(path, model)
     return model
@@ -127,6 +131,7 @@ def save_weights(model, path):
     The file is written under a temporary name beside ``path`` and renamed,
     so an interrupted write never leaves a half-written weight file.
     """
+    import chainer
     model_cpu = model.copy(mode='copy')
     model_cpu.to_device('@numpy')
     with fileio.atomic_path(path) as tmp:
@@ -234,6 +239,7 @@ def inspect_weights(path, model=None):
     Raises:
         WeightsError: as :func:`check_weights`.
     """
+    from deep_impression.models.audiovisual import AudiovisualNetwork
     model = model if model is not None else AudiovisualNetwork()
     check_weights(path, model)
     info = identify_weights(path)

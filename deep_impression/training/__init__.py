@@ -10,15 +10,30 @@
   :func:`train` (what ``deep-impression train`` runs).
 """
 
+import importlib
+
 from deep_impression.training.config import (  # noqa: F401
     ADAM, ALPHA_DECAY, BATCH_SIZE, CONFIG_FILE, EPOCHS, MODEL_FILE, PHASES,
     REPORTS_DIR, SNAPSHOT_FORMAT, default_device, deviations, learning_rate,
     phase_ends, run_config)
-from deep_impression.training.extensions import (  # noqa: F401
-    EpochTrigger, RandomStates, Snapshot, ThirdsReport, alpha_schedule,
-    list_snapshots, write_npz_atomically)
-from deep_impression.training.trainer import (  # noqa: F401
-    make_trainer, resume, train)
-from deep_impression.training.updater import (  # noqa: F401
-    Regressor, TrainingDiverged, Updater)
 from deep_impression.errors import DeepImpressionError  # noqa: F401
+
+#: Names of the modules that need Chainer, imported on first use (PEP 562):
+#: the command line reads the paper's settings above without paying for
+#: Chainer's import.
+_LAZY = {
+    'extensions': ('EpochTrigger', 'RandomStates', 'Snapshot',
+                   'ThirdsReport', 'alpha_schedule', 'list_snapshots',
+                   'write_npz_atomically'),
+    'trainer': ('make_trainer', 'resume', 'train'),
+    'updater': ('Regressor', 'TrainingDiverged', 'Updater'),
+}
+
+
+def __getattr__(name):
+    for module, names in _LAZY.items():
+        if name in names:
+            return getattr(importlib.import_module(
+                'deep_impression.training.' + module), name)
+    raise AttributeError('module {!r} has no attribute {!r}'.format(
+        __name__, name))
