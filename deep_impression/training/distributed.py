@@ -160,12 +160,62 @@ def synchronise_batch_normalization(model, comm):
     ``avg_mean``, ``avg_var`` and ``N`` as ``L.BatchNormalization``, so
     the network's weight file keys do not change.
     """
-    chainermn = _import_chainermn()
+    model = model.copy(mode='copy')
+    for parent in list(model.links()):
+        if not isinstance(parent, chainer.Chain):
+            continue
+        for name in sorted(parent._children):
+            child = getattr(parent, name)
+            if type(child) is chainer.links.BatchNormalization:
+                delattr(parent, name)
+                with parent.init_scope():
+                    setattr(parent, name, _batch_normalization(child, comm))
+    return model
+
+
+def _batch_normalization(link, comm):
+    """A :class:`GlobalBatchNormalization` with the state of ``link``."""
     with warnings.catch_warnings():
         # "experimental" since ChainerMN 1.2 (2018); stable in Chainer 7.
         warnings.filterwarnings('ignore', category=FutureWarning,
                                 message='.*MultiNodeBatchNormalization')
-        return chainermn.links.create_mnbn_model(model, comm)
+        mnbn = _global_batch_normalization_class()(
+            link.avg_mean.shape, comm, decay=link.decay, eps=link.eps,
+            dtype=link.avg_mean.dtype)
+    mnbn.copyparams(link)
+    for name in link._persistent:   # avg_mean, avg_var, N
+        setattr(mnbn, name, numpy.copy(getattr(link, name)))
+    return mnbn
+
+
+def _global_batch_normalization_class():
+    chainermn = _import_chainermn()
+
+    class GlobalBatchNormalization(
+            chainermn.links.MultiNodeBatchNormalization):
+        """``MultiNodeBatchNormalization`` whose population variance is
+        that of one process with the global batch.
+
+        Chainer's batch normalisation makes its running variance unbiased
+        with ``m / (m - 1)``; ChainerMN's takes ``m`` from the rank's
+        share of the batch, one process from the whole batch. This
+        rescales the update to the global ``m`` (equal shares).
+        """
+
+        def __call__(self, x, finetune=False):
+            if finetune or not chainer.config.train:
+                return super().__call__(x, finetune=finetune)
+            before = self.xp.copy(self.avg_var)
+            y = super().__call__(x)
+            local = x.size // self.avg_var.size
+            total = local * self.comm.size
+            ratio = ((total / max(total - 1., 1.)) /
+                     (local / max(local - 1., 1.)))
+            change = self.avg_var - self.decay * before
+            self.avg_var[...] = self.decay * before + change * ratio
+            return y
+
+    return GlobalBatchNormalization
 
 
 def multi_node_optimizer(optimizer, comm, link):
