@@ -93,17 +93,21 @@ def rank_device(comm, name, device=None):
     """The Chainer device of this rank.
 
     With a GPU communicator, the GPU numbered by the rank's place on its
-    node (``comm.intra_rank``), as ChainerMN's examples do; otherwise
-    ``device`` (default the CPU).
+    node (``comm.intra_rank``), as ChainerMN's examples do; when the
+    launcher shows each rank only its own GPU (Slurm's
+    ``--gpus-per-task=1``), that one. Otherwise ``device`` (default the
+    CPU).
     """
-    if name in GPU_COMMUNICATORS:
-        if comm.intra_rank >= gpu_count():
-            raise SetupError(
-                'rank {}: is rank {} on its node, which has only {} GPU(s); '
-                'start at most one rank per GPU'.format(
-                    comm.rank, comm.intra_rank, gpu_count()))
+    if name not in GPU_COMMUNICATORS:
+        return device or '@numpy'
+    count = gpu_count()
+    if comm.intra_rank < count:
         return '@cupy:{}'.format(comm.intra_rank)
-    return device or '@numpy'
+    if count == 1:
+        return '@cupy:0'
+    raise DeepImpressionError(
+        'rank {}: is rank {} on its node, which has only {} GPU(s); start '
+        'at most one rank per GPU'.format(comm.rank, comm.intra_rank, count))
 
 
 def local_batch_size(batch_size, comm):
