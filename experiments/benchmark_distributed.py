@@ -3,7 +3,8 @@
 Each setting runs the paper's trainer
 (:func:`deep_impression.training.make_trainer`, Adam, global batch 32)
 on fixed random examples in a process (or ``mpiexec -n 2`` ranks) of its
-own, and times ``--updates`` updates after one warm-up update:
+own, and times ``--updates`` updates after one warm-up update; the
+settings alternate for ``--rounds`` rounds and each keeps its median:
 
 * ``1 process, 1 thread`` and ``1 process, 2 threads`` (BLAS threads);
 * ``2 ranks, 1 thread each`` (``naive`` communicator: 16 examples per rank,
@@ -130,6 +131,8 @@ def _run(args, ranks, threads):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--updates', type=int, default=3)
+    p.add_argument('--rounds', type=int, default=3,
+                   help='times each setting runs, alternating')
     p.add_argument('--audio-crop', type=int, default=8192)
     p.add_argument('--frame-crop', type=int, default=64)
     p.add_argument('--allreduce-repeat', type=int, default=20)
@@ -142,10 +145,23 @@ def main(argv=None):
     if args.worker:
         return worker(args)
     settings = [(1, 1), (1, 2), (2, 1)]
-    runs = [_run(args, ranks, threads) for ranks, threads in settings]
-    one = runs[1]['examples_per_s']
+    # Rounds alternate the settings, so that a change in the machine's load
+    # falls on all of them; each setting keeps its median round.
+    rounds = [[_run(args, ranks, threads) for ranks, threads in settings]
+              for _ in range(args.rounds)]
+    runs = []
+    for k in range(len(settings)):
+        these = sorted((r[k] for r in rounds),
+                       key=lambda run: run['seconds_per_update'])
+        run = dict(these[len(these) // 2])
+        run['examples_per_s_each_round'] = [r[k]['examples_per_s']
+                                            for r in rounds]
+        runs.append(run)
     for run in runs:
-        run['speed_vs_1_process_2_threads'] = run['examples_per_s'] / one
+        run['speed_vs_1_process_1_thread'] = (
+            run['examples_per_s'] / runs[0]['examples_per_s'])
+        run['speed_vs_1_process_2_threads'] = (
+            run['examples_per_s'] / runs[1]['examples_per_s'])
     two = runs[2]
     two['allreduce_share_of_update'] = (
         two['allreduce']['mean_grad_s'] / two['seconds_per_update'])
@@ -153,7 +169,7 @@ def main(argv=None):
                   cpus=os.cpu_count(), load_average=os.getloadavg(),
                   global_batch=BATCH, audio_crop=args.audio_crop,
                   frame_crop=args.frame_crop, updates=args.updates,
-                  runs=runs)
+                  rounds=args.rounds, runs=runs)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

@@ -167,8 +167,9 @@ def test_sigkill_then_resume_on_two_ranks(two_rank_run, synthetic_store,
 def test_resume_with_another_world_size_is_refused(two_rank_run,
                                                    synthetic_store):
     with pytest.raises(training.DeepImpressionError,
-                       match=r'cannot resume with 1 process\(es\); the '
-                             r'stopped run used 2'):
+                       match=r'cannot resume with 1 process \(no '
+                             r'--communicator\); the stopped run used 2 '
+                             r'rank\(s\)'):
         training.train(synthetic_store, two_rank_run, device='@numpy',
                        validate=False, progress_bar=False, resume_run=True,
                        **SETTINGS)
@@ -204,3 +205,21 @@ def test_bad_setups_get_one_line(extra, message, synthetic_store, tmp_path):
     lines = _error_lines(err)
     assert len(lines) == 1 and message in lines[0], err
     assert 'Traceback' not in err
+
+
+def test_resume_of_a_one_process_run_on_two_ranks_gets_one_line(
+        two_rank_run, synthetic_store, tmp_path):
+    # A one-process run's config.json: the 2-rank run's without "ranks".
+    run = tmp_path / 'one_process'
+    run.mkdir()
+    with open(os.path.join(two_rank_run, training.CONFIG_FILE)) as f:
+        config = json.load(f)
+    del config['ranks']
+    (run / training.CONFIG_FILE).write_text(json.dumps(config))
+    code, err = _run(2, _train_args(synthetic_store, str(run), '--resume'))
+    assert code == 2
+    lines = _error_lines(err)
+    assert len(lines) == 1, err
+    assert ('cannot resume with 2 rank(s) (mpiexec -n 2 ... --communicator)'
+            '; the stopped run used 1 process (no --communicator)'
+            ) in lines[0]

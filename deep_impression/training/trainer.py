@@ -201,12 +201,10 @@ def _start_run(out, config, resume_run):
             stored = json.load(f)
         # The snapshots hold each rank's random states and rank 0's place
         # in its share of the examples: only the same world size goes on.
-        ranks, stopped = config.get('ranks', 1), stored.get('ranks', 1)
-        if ranks != stopped:
+        if config.get('ranks') != stored.get('ranks'):
             raise DeepImpressionError(
-                '{}: cannot resume with {} process(es); the stopped run used '
-                '{} (resume it with mpiexec -n {} ... --communicator)'.format(
-                    config_path, ranks, stopped, stopped))
+                '{}: cannot resume with {}; the stopped run used {}'.format(
+                    config_path, _world(config), _world(stored)))
         for key in sorted(config):
             if stored.get(key) != config[key]:
                 raise DeepImpressionError(
@@ -215,6 +213,14 @@ def _start_run(out, config, resume_run):
                         config_path, key, config[key], stored.get(key), out))
     os.makedirs(out, exist_ok=True)
     fileio.write_json(config_path, config, indent=2)
+
+
+def _world(config):
+    ranks = config.get('ranks')
+    if ranks is None:
+        return '1 process (no --communicator)'
+    return '{} rank(s) (mpiexec -n {} ... --communicator)'.format(ranks,
+                                                                  ranks)
 
 
 def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
