@@ -39,8 +39,10 @@ import numpy
 
 from deep_impression.errors import DeepImpressionError
 
-#: Communicators ``--communicator`` accepts: ``naive`` runs on CPUs (and
-#: GPUs, through host memory); ``pure_nccl`` needs one GPU per rank.
+#: Communicators ``--communicator`` accepts: ``naive`` (plain MPI) runs on
+#: CPUs; ``pure_nccl`` needs one GPU per rank. Neither is given an
+#: ``allreduce_grad_dtype``, so ChainerMN's ``_memory_utility.unpack_params``
+#: never reaches its ``copy=False`` cast that NumPy 2 refuses.
 COMMUNICATORS = ('naive', 'pure_nccl')
 GPU_COMMUNICATORS = ('pure_nccl',)
 
