@@ -4,12 +4,18 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+STAMP  = $(VENV)/.installed$(if $(MPI),-mpi,)
 # With no DATA, `make reproduce` makes and uses a synthetic dataset in the
 # ChaLearn First Impressions format; DATA=/path/to/chalearn runs the paper.
 DATA   ?=
 RUN    ?= runs/reproduce
 PYTEST_ARGS ?=
+# The `mpi` extra (mpi4py and an MPI with .venv/bin/mpiexec, all wheels) for
+# training on several processes with ChainerMN and for the 2-rank tests;
+# `make install MPI=` leaves it out (those tests are then skipped).
+MPI    ?= 1
+comma  := ,
+EXTRAS := test$(if $(MPI),$(comma)mpi,)
 
 .PHONY: install test reproduce clean
 
@@ -22,7 +28,7 @@ $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip 'setuptools<75' wheel
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-build-isolation chainer==7.8.1
-	$(BIN)/python -m pip install -q --disable-pip-version-check --no-build-isolation -e '.[test]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-build-isolation -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 test: install

@@ -45,6 +45,12 @@ setup(
     extras_require={
         'cuda12': ['cupy-cuda12x'],
         'cuda13': ['cupy-cuda13x'],
+        # Training on several processes, GPUs and nodes (ChainerMN, part of
+        # Chainer 7, runs over MPI): mpi4py and the `mpich` wheel, which
+        # puts an MPI and its `mpiexec` into the environment, so nothing
+        # has to be installed system-wide. On a cluster, build mpi4py
+        # against the cluster's own MPI instead (README.rst).
+        'mpi': ['mpi4py>=4', 'mpich'],
         # scikit-image only for its bundled photograph of a face (tests).
         # docutils: README.rst must render with warnings as errors.
         'test': ['pytest', 'scikit-image', 'docutils'],

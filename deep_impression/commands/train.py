@@ -52,19 +52,44 @@ def add_parser(sub):
                         'at the end of each third)')
     p.add_argument('--no-validation', action='store_true',
                    help='skip the validation at the end of each third')
+    p.add_argument('--communicator', default=None, metavar='NAME',
+                   help='train on the ranks of `mpiexec -n N` with this '
+                        'ChainerMN communicator: naive (CPUs) or pure_nccl '
+                        '(one GPU per rank); --batchsize stays the global '
+                        'batch (needs the mpi extra)')
     return p
+
+
+def _train(args):
+    """Run the training; on several ranks, a failing rank stops them all
+    (:func:`~deep_impression.training.distributed.stop_all_ranks`)."""
+    from deep_impression import training
+    from deep_impression.training import distributed
+    comm, device = None, args.device
+    try:
+        if args.communicator is not None:
+            comm = distributed.create_communicator(args.communicator)
+            device = distributed.rank_device(comm, args.communicator, device)
+        result = training.train(
+            args.data_dir, args.out, epochs=args.epochs,
+            batch_size=args.batchsize, device=device,
+            resume_run=args.resume, seed=args.seed,
+            audio_crop=args.audio_crop, frame_crop=args.frame_crop,
+            validation_max_frames=args.val_max_frames, alpha=args.alpha,
+            loaders=args.loaders, snapshot_every=args.snapshot_every,
+            validate=not args.no_validation, communicator=comm)
+    except BaseException as e:
+        if args.communicator is None:
+            raise
+        distributed.stop_all_ranks(comm, e)
+    return result, comm is None or comm.rank == 0
 
 
 def run(args):
     from deep_impression import training
-    result = training.train(
-        args.data_dir, args.out, epochs=args.epochs,
-        batch_size=args.batchsize, device=args.device,
-        resume_run=args.resume, seed=args.seed, audio_crop=args.audio_crop,
-        frame_crop=args.frame_crop,
-        validation_max_frames=args.val_max_frames, alpha=args.alpha,
-        loaders=args.loaders, snapshot_every=args.snapshot_every,
-        validate=not args.no_validation)
+    result, rank0 = _train(args)
+    if not rank0:
+        return 0
     reports_dir = os.path.join(args.out, training.REPORTS_DIR)
     table1 = os.path.join(reports_dir, 'table1.md')
     if os.path.exists(table1):

@@ -7,7 +7,9 @@
 * :mod:`~deep_impression.training.extensions`: the alpha schedule, random
   states and snapshots kept in the trainer's state;
 * :mod:`~deep_impression.training.trainer`: :func:`make_trainer` and
-  :func:`train` (what ``deep-impression train`` runs).
+  :func:`train` (what ``deep-impression train`` runs);
+* :mod:`~deep_impression.training.distributed`: the same training on
+  several processes, GPUs and nodes with ChainerMN (``--communicator``).
 """
 
 import importlib

@@ -58,16 +58,23 @@ class RandomStates(training.Extension):
     generator), so a resumed run draws the same numbers as an uninterrupted
     one would have.
 
+    With a ChainerMN communicator every rank's generators are kept
+    (``<name>_rank<r>``, gathered on rank 0 when saving; each rank takes
+    its own back), so a resumed distributed run is exact too; saving is
+    then a collective operation that every rank takes part in.
+
     Args:
         generators: dict from name to generator, or to a zero-argument
             callable returning it (for generators made lazily).
+        comm: optional ChainerMN communicator.
     """
 
     trigger = staticmethod(_never)
     priority = training.PRIORITY_READER
 
-    def __init__(self, generators):
+    def __init__(self, generators, comm=None):
         self.generators = dict(generators)
+        self.comm = comm
 
     def __call__(self, trainer):
         pass
@@ -81,6 +88,14 @@ class RandomStates(training.Extension):
             return g()
         return g
 
+    def _save(self, serializer, name, text):
+        if self.comm is None:
+            serializer(name, text)
+            return
+        texts = self.comm.gather_obj(text)
+        for rank, text in enumerate(texts or ()):   # None but on rank 0
+            serializer('{}_rank{}'.format(name, rank), text)
+
     def serialize(self, serializer):
         saving = isinstance(serializer, chainer.serializer.Serializer)
         for name in sorted(self.generators):
@@ -91,10 +106,12 @@ class RandomStates(training.Extension):
                 g = g.bit_generator
             legacy = hasattr(g, 'get_state')   # RandomState's interface
             if saving:
-                serializer(name, json.dumps(_jsonable(
+                self._save(serializer, name, json.dumps(_jsonable(
                     g.get_state() if legacy else g.state)))
             else:
-                state = json.loads(str(serializer(name, None)))
+                key = name if self.comm is None else '{}_rank{}'.format(
+                    name, self.comm.rank)
+                state = json.loads(str(serializer(key, None)))
                 if legacy:
                     g.set_state((state[0], numpy.array(state[1],
                                                        dtype=numpy.uint32))
@@ -151,13 +168,18 @@ class Snapshot(training.Extension):
     Chainer's own ``extensions.snapshot`` also writes into a temporary
     folder and renames (``shutil.move``); this one adds the flush to disk
     and the check of the weights.
+
+    With a ChainerMN ``comm`` every rank runs it (the trainer's state
+    includes every rank's random states, :class:`RandomStates`) and rank
+    0 writes.
     """
 
     priority = -100   # after LogReport and the others have run
 
-    def __init__(self, model, keep=2):
+    def __init__(self, model, keep=2, comm=None):
         self.model = model
         self.keep = keep
+        self.comm = comm
 
     def __call__(self, trainer):
         if not _all_finite(self.model):
@@ -167,6 +189,8 @@ class Snapshot(training.Extension):
                     trainer.updater.epoch))
         arrays = chainer.serializers.DictionarySerializer()
         arrays.save(trainer)
+        if self.comm is not None and self.comm.rank != 0:
+            return
         name = SNAPSHOT_FORMAT.format(trainer.updater.epoch)
         write_npz_atomically(os.path.join(trainer.out, name), arrays.target)
         for old in list_snapshots(trainer.out)[:-self.keep]:

@@ -20,6 +20,7 @@ from chainer.training import extensions, triggers
 
 from deep_impression import fileio
 from deep_impression.constants import PAPER_TRAIT_ORDER
+from deep_impression.training import distributed
 from deep_impression.errors import DeepImpressionError
 from deep_impression.training.config import (
     ADAM, BATCH_SIZE, CONFIG_FILE, EPOCHS, MODEL_FILE, REPORTS_DIR,
@@ -51,8 +52,17 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
                  batch_size=BATCH_SIZE, device=None, seed=0, validation=None,
                  loaders=2, snapshot_every=10, keep_snapshots=2,
                  alpha=ADAM['alpha'], progress_bar=None, note=None,
-                 random_states=None):
+                 random_states=None, communicator=None):
     """A Chainer ``Trainer`` for the paper's training (§2.2).
+
+    With a ChainerMN ``communicator`` this is one rank of a distributed
+    training (:mod:`~deep_impression.training.distributed`): the rank
+    trains on its share of ``train_data`` with ``batch_size / N`` examples
+    per update, batch normalisation over the global batch, gradients
+    averaged over the ranks; validation is split over the ranks; only rank
+    0 logs, prints and writes. The network the trainer trains is then a
+    copy of ``model`` (multi-node batch normalisation): take it from
+    ``trainer.updater.get_optimizer('main').target.predictor``.
 
     Args:
         model: an :class:`~deep_impression.AudiovisualNetwork`; moved
@@ -77,11 +87,17 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
         note: a line written under Table 1.
         random_states: extra generators to keep in snapshots
             (see :class:`RandomStates`).
+        communicator: a ChainerMN communicator, or None for one process.
 
     Returns:
         ``chainer.training.Trainer``.
     """
+    comm = communicator
     ends = phase_ends(epochs)
+    if comm is not None:
+        batch_size = distributed.local_batch_size(batch_size, comm)
+        train_data = distributed.scatter_examples(train_data, comm, seed)
+        model = distributed.synchronise_batch_normalization(model, comm)
     device = chainer.get_device(device or default_device())
     model.to_device(device)
     device.use()
@@ -89,7 +105,11 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
     optimizer = chainer.optimizers.Adam(
         alpha=alpha, beta1=ADAM['beta1'], beta2=ADAM['beta2'],
         eps=ADAM['eps'])
-    optimizer.setup(regressor)
+    if comm is None:
+        optimizer.setup(regressor)
+    else:
+        optimizer = distributed.multi_node_optimizer(optimizer, comm,
+                                                     regressor)
 
     order_rng = numpy.random.RandomState(seed)
     sampler = chainer.iterators.ShuffleOrderSampler(order_rng)
@@ -104,20 +124,35 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
         iterator = chainer.iterators.SerialIterator(
             train_data, batch_size, shuffle=None, order_sampler=sampler)
     updater = Updater(iterator, optimizer, device=device)
-    os.makedirs(os.path.join(out, REPORTS_DIR), exist_ok=True)
+    rank0 = comm is None or comm.rank == 0
+    if rank0:
+        os.makedirs(os.path.join(out, REPORTS_DIR), exist_ok=True)
     trainer = training.Trainer(updater, (epochs, 'epoch'), out=out)
 
     shift, shift_trigger = alpha_schedule(epochs, alpha)
     trainer.extend(shift, trigger=shift_trigger, name='alpha_schedule')
     generators = {'order': order_rng, 'numpy': None}
     generators.update(random_states or {})
-    trainer.extend(RandomStates(generators), name='random_states')
+    trainer.extend(RandomStates(generators, comm=comm),
+                   name='random_states')
     thirds = triggers.ManualScheduleTrigger(list(ends), 'epoch')
     if validation is not None:
-        trainer.extend(ClipEvaluator(validation, model), trigger=thirds,
-                       name='validation')
-    trainer.extend(ThirdsReport(model, epochs, note=note, evaluator=(
-        None if validation is None else 'validation')), name='thirds')
+        trainer.extend(ClipEvaluator(validation, model, comm=comm),
+                       trigger=thirds, name='validation')
+    trainer.extend(ThirdsReport(model, epochs, note=note, comm=comm,
+                                evaluator=(None if validation is None
+                                           else 'validation')),
+                   name='thirds')
+    if rank0:
+        _extend_reports(trainer, validation is not None, progress_bar)
+    trainer.extend(Snapshot(model, keep=keep_snapshots, comm=comm),
+                   trigger=EpochTrigger(snapshot_every, ends),
+                   name='snapshot')
+    return trainer
+
+
+def _extend_reports(trainer, validation, progress_bar):
+    """The log, the printed table, the plots and the progress bar."""
     trainer.extend(extensions.LogReport(trigger=(1, 'epoch')))
     trainer.extend(extensions.PrintReport(
         ['epoch', 'iteration', 'main/loss', 'main/accuracy', 'alpha',
@@ -127,7 +162,7 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
         trainer.extend(extensions.PlotReport(
             ['main/loss'], 'epoch',
             file_name=os.path.join(REPORTS_DIR, 'training_loss.png')))
-        if validation is not None:
+        if validation:
             trainer.extend(extensions.PlotReport(
                 ['validation/accuracy/average'] +
                 ['validation/accuracy/' + t for t in PAPER_TRAIT_ORDER],
@@ -138,10 +173,6 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
         progress_bar = sys.stdout.isatty()
     if progress_bar:
         trainer.extend(extensions.ProgressBar(update_interval=1))
-    trainer.extend(Snapshot(model, keep=keep_snapshots),
-                   trigger=EpochTrigger(snapshot_every, ends),
-                   name='snapshot')
-    return trainer
 
 
 def resume(trainer):
@@ -161,11 +192,46 @@ def resume(trainer):
     return None
 
 
+def _start_run(out, config, resume_run):
+    """Check ``config`` against a stopped run in ``out`` (when resuming)
+    and write it as ``config.json``."""
+    config_path = os.path.join(out, CONFIG_FILE)
+    if os.path.exists(config_path):
+        if not resume_run:
+            raise DeepImpressionError(
+                '{}: already holds a run; continue it with --resume or choose '
+                'another --out'.format(out))
+        with open(config_path) as f:
+            stored = json.load(f)
+        # The snapshots hold each rank's random states and rank 0's place
+        # in its share of the examples: only the same world size goes on.
+        if config.get('ranks') != stored.get('ranks'):
+            raise DeepImpressionError(
+                '{}: cannot resume with {}; the stopped run used {}'.format(
+                    config_path, _world(config), _world(stored)))
+        for key in sorted(config):
+            if stored.get(key) != config[key]:
+                raise DeepImpressionError(
+                    '{}: cannot resume with {} = {!r}; the stopped run used '
+                    '{!r} (remove {} to start afresh)'.format(
+                        config_path, key, config[key], stored.get(key), out))
+    os.makedirs(out, exist_ok=True)
+    fileio.write_json(config_path, config, indent=2)
+
+
+def _world(config):
+    ranks = config.get('ranks')
+    if ranks is None:
+        return '1 process (no --communicator)'
+    return '{} rank(s) (mpiexec -n {} ... --communicator)'.format(ranks,
+                                                                  ranks)
+
+
 def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
           resume_run=False, seed=0, audio_crop=AUDIO_CROP,
           frame_crop=FRAME_CROP, validation_max_frames=None,
           alpha=ADAM['alpha'], loaders=2, snapshot_every=10,
-          validate=True, progress_bar=None, extend=None):
+          validate=True, progress_bar=None, extend=None, communicator=None):
     """Train the network on a clip store; what ``deep-impression train`` runs.
 
     Writes into ``out``: ``config.json``, snapshots, ``log``,
@@ -182,16 +248,22 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
         validate: run the full-clip validation at the end of each third.
         extend: optional callable ``extend(trainer)`` adding extensions
             (for tests and experiments).
+        communicator: a ChainerMN communicator: this process is one rank
+            of a distributed training (see :func:`make_trainer`; the
+            global batch is ``batch_size``); only rank 0 writes. ``device``
+            is then this rank's device
+            (:func:`~deep_impression.training.distributed.rank_device`).
         (others: see :func:`make_trainer` and :func:`run_config`.)
 
     Returns:
         dict: ``model`` (path of the final weights), ``table1`` (``{epoch:
-        scores}``), ``resumed_from`` (snapshot path or None).
+        scores}``, on rank 0), ``resumed_from`` (snapshot path or None).
 
     Raises:
         DeepImpressionError: a run already in ``out`` without
-            ``resume_run``, settings that differ from the stopped run's,
-            no training clips, or :class:`TrainingDiverged`.
+            ``resume_run``, settings (or a number of ranks) that differ
+            from the stopped run's, no training clips, or
+            :class:`TrainingDiverged`.
     """
     from deep_impression.data import datasets
     from deep_impression.models import weights
@@ -201,31 +273,21 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
     weights.get_device(device or default_device())
     fileio.ensure_dir(out)
     from deep_impression.data.store import ClipStore
+    comm = communicator
+    rank0 = comm is None or comm.rank == 0
     config = run_config(data_dir, epochs, batch_size, seed, audio_crop,
                         frame_crop, validation_max_frames, alpha,
                         snapshot_every)
     size = ClipStore(data_dir).frame_size
     config['frame_size'] = None if size is None else [int(v) for v in size]
-    config_path = os.path.join(out, CONFIG_FILE)
-    if os.path.exists(config_path):
-        if not resume_run:
-            raise DeepImpressionError(
-                '{}: already holds a run; continue it with --resume or choose '
-                'another --out'.format(out))
-        with open(config_path) as f:
-            stored = json.load(f)
-        for key in sorted(config):
-            if stored.get(key) != config[key]:
-                raise DeepImpressionError(
-                    '{}: cannot resume with {} = {!r}; the stopped run used '
-                    '{!r} (remove {} to start afresh)'.format(
-                        config_path, key, config[key], stored.get(key), out))
-    os.makedirs(out, exist_ok=True)
-    fileio.write_json(config_path, config, indent=2)
+    if comm is not None:
+        config['ranks'] = comm.size
+    distributed.agree(comm, lambda: _start_run(out, config, resume_run))
 
+    # Each rank draws its own crops (rank_seed), from its own generator.
     train_data = datasets.training_dataset(
         data_dir, 'train', audio_crop=audio_crop, frame_crop=frame_crop,
-        seed=seed)
+        seed=distributed.rank_seed(seed, comm))
     if len(train_data) == 0:
         raise DeepImpressionError('{}: no training clips in the store'.format(
             data_dir))
@@ -234,8 +296,9 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
         validation = datasets.EvaluationDataset(
             data_dir, 'validation', max_frames=validation_max_frames)
         if len(validation) == 0:
-            print('deep-impression: {}: no validation clips; training without '
-                  'validation'.format(data_dir), file=sys.stderr)
+            if rank0:
+                print('deep-impression: {}: no validation clips; training '
+                      'without validation'.format(data_dir), file=sys.stderr)
             validation = None
 
     # The seed fixes the initial weights (He normal draws from NumPy's
@@ -248,16 +311,17 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
         device=device, seed=seed, validation=validation, loaders=loaders,
         snapshot_every=snapshot_every, alpha=alpha,
         progress_bar=progress_bar, note=deviations(config),
-        random_states={'crops': lambda: transform.rng})
+        random_states={'crops': lambda: transform.rng}, communicator=comm)
+    model = trainer.updater.get_optimizer('main').target.predictor
     if extend is not None:
         extend(trainer)
     resumed_from = None
     if resume_run:
         resumed_from = resume(trainer)
-        if resumed_from is None:
+        if rank0 and resumed_from is None:
             print('deep-impression: no snapshot in {} yet; starting from the '
                   'beginning'.format(out), file=sys.stderr)
-        else:
+        elif rank0:
             print('deep-impression: resuming from {} (epoch {}, iteration {})'
                   .format(resumed_from, trainer.updater.epoch,
                           trainer.updater.iteration), file=sys.stderr)
@@ -267,6 +331,8 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
         snapshots = list_snapshots(out)
         raise TrainingDiverged('{}; last good snapshot: {}'.format(
             e, snapshots[-1] if snapshots else 'none yet')) from None
-    model_path = weights.save_weights(model, os.path.join(out, MODEL_FILE))
+    model_path = os.path.join(out, MODEL_FILE)
+    if rank0:
+        weights.save_weights(model, model_path)
     table1 = dict(trainer.get_extension('thirds').results)
     return dict(model=model_path, table1=table1, resumed_from=resumed_from)
