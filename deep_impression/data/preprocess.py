@@ -117,49 +117,13 @@ def process_clip(task, options=None):
         path, temporary = chalearn.materialize(
             task['source'], os.path.join(out_dir, 'tmp'))
         record['source_sha1'] = chalearn.sha1_of(path)
-        if os.path.getsize(path) == 0:
-            raise MediaError('{}: empty file'.format(task['source']))
-        truncated = mp4_truncation(path)
-        if truncated:
-            raise MediaError('{}: {}'.format(task['source'], truncated))
-        try:
-            info = media.probe(path)
-        except MediaError as e:
-            raise MediaError('{}: not a video ffmpeg can read ({})'.format(
-                task['source'], str(e).split('(', 1)[-1].rstrip(')'))) \
-                from None
-        if not info.has_video:
-            raise MediaError('{}: no video track'.format(task['source']))
-        if not info.has_audio:
-            raise MediaError('{}: no audio track'.format(task['source']))
+        _check_media(path, task['source'])
         audio = media.decode_audio(path, sample_rate=SAMPLE_RATE, **check)
         if audio.size == 0:
             raise MediaError('{}: empty audio track'.format(task['source']))
         media.check_clip_audio(task['source'], audio)
-        transform = options.get('frame_transform')
-        jpegs, decoded, dropped, size = [], 0, 0, None
-        for chunk in media.iter_frames(path, width=options['width'],
-                                       height=options['height'],
-                                       fps=options['fps'], chunk=FRAME_CHUNK,
-                                       **check):
-            decoded += len(chunk)
-            if transform is not None:
-                chunk, n_dropped = transform(chunk)
-                dropped += int(n_dropped)
-            for frame in chunk:
-                if size is None:
-                    size = (frame.shape[1], frame.shape[0])
-                elif (frame.shape[1], frame.shape[0]) != size:
-                    raise DeepImpressionError(
-                        '{}: frame transform gave frames of different sizes '
-                        '({}x{} and {}x{})'.format(
-                            task['source'], size[0], size[1],
-                            frame.shape[1], frame.shape[0]))
-                jpegs.append(store.encode_frame(frame, options['quality']))
-        if not jpegs:
-            raise DeepImpressionError(
-                '{}: no frames kept by the frame transform ({} dropped)'
-                .format(task['source'], dropped))
+        jpegs, dropped, size = _encode_frames(path, task['source'], options,
+                                              check)
         frames_bytes = store.write_frames(
             store.frames_path(out_dir, task['clip_id']), jpegs, *size)
         audio_bytes = store.write_audio(
@@ -185,6 +149,58 @@ def process_clip(task, options=None):
                           for w in warnings]
     record['seconds'] = round(time.time() - started, 3)
     return record
+
+
+def _check_media(path, source):
+    """Refuse an empty or truncated file, or one without a video or an
+    audio track, naming ``source``."""
+    if os.path.getsize(path) == 0:
+        raise MediaError('{}: empty file'.format(source))
+    truncated = mp4_truncation(path)
+    if truncated:
+        raise MediaError('{}: {}'.format(source, truncated))
+    try:
+        info = media.probe(path)
+    except MediaError as e:
+        raise MediaError('{}: not a video ffmpeg can read ({})'.format(
+            source, str(e).split('(', 1)[-1].rstrip(')'))) from None
+    if not info.has_video:
+        raise MediaError('{}: no video track'.format(source))
+    if not info.has_audio:
+        raise MediaError('{}: no audio track'.format(source))
+
+
+def _encode_frames(path, source, options, check):
+    """The clip's frames at the store's size and rate, through the frame
+    transform, as JPEG bytes.
+
+    Returns:
+        ``(jpegs, frames dropped by the transform, (width, height))``.
+    """
+    transform = options.get('frame_transform')
+    jpegs, dropped, size = [], 0, None
+    for chunk in media.iter_frames(path, width=options['width'],
+                                   height=options['height'],
+                                   fps=options['fps'], chunk=FRAME_CHUNK,
+                                   **check):
+        if transform is not None:
+            chunk, n_dropped = transform(chunk)
+            dropped += int(n_dropped)
+        for frame in chunk:
+            if size is None:
+                size = (frame.shape[1], frame.shape[0])
+            elif (frame.shape[1], frame.shape[0]) != size:
+                raise DeepImpressionError(
+                    '{}: frame transform gave frames of different sizes '
+                    '({}x{} and {}x{})'.format(source, size[0], size[1],
+                                               frame.shape[1],
+                                               frame.shape[0]))
+            jpegs.append(store.encode_frame(frame, options['quality']))
+    if not jpegs:
+        raise DeepImpressionError(
+            '{}: no frames kept by the frame transform ({} dropped)'.format(
+                source, dropped))
+    return jpegs, dropped, size
 
 
 def failed_record(task, reason=None):
@@ -411,16 +427,60 @@ def preprocess(raw_dir, out_dir, jobs=1, frame_transform=None,
                                   'depth and inside .zip archives)'.format(
                                       raw_dir))
     labels, annotated_splits = _load_labels(found)
-    transform_name = None
-    if frame_transform is not None:
-        transform_name = getattr(frame_transform, '__qualname__',
-                                 type(frame_transform).__qualname__)
-        transform_name = '{}.{}'.format(
-            getattr(frame_transform, '__module__', ''), transform_name)
-    params = dict(format='deep-impression clip store', version=1,
-                  frame_size=[width, height], fps=fps,
-                  sample_rate=SAMPLE_RATE, jpeg_quality=quality,
-                  frame_transform=transform_name, traits=list(TRAITS))
+    _open_store_dir(out_dir, dict(
+        format='deep-impression clip store', version=1,
+        frame_size=[width, height], fps=fps, sample_rate=SAMPLE_RATE,
+        jpeg_quality=quality, frame_transform=_transform_name(
+            frame_transform), traits=list(TRAITS)))
+    records = store.read_manifest(out_dir)
+    tasks, duplicates, unlabelled, seen = _tasks(found, labels,
+                                                 annotated_splits, records)
+    todo, relabelled = [], []
+    for t in tasks:
+        if not _is_done(records.get(t['clip_id']), t, out_dir):
+            todo.append(t)
+            continue
+        record = _relabel(records[t['clip_id']], t)
+        if record is not None:
+            relabelled.append(record)
+    _run(todo, records, relabelled, out_dir, jobs, show_progress, dict(
+        out_dir=out_dir, width=width, height=height, fps=fps,
+        quality=quality, frame_transform=frame_transform, strict=strict))
+
+    current = {t['clip_id'] for t in tasks}
+    found_names = {chalearn.clip_name(c) for c in seen}
+    summary = dict(
+        raw_dir=raw_dir, clips_found=len(found['clips']),
+        processed=len(todo), skipped=len(tasks) - len(todo),
+        relabelled=len(relabelled),
+        warnings=sorted((k, w) for k, r in records.items() if k in current
+                        and r.get('status') == 'ok'
+                        for w in r.get('warnings') or ()),
+        ok=sum(1 for k in current if records[k].get('status') == 'ok'),
+        failed=sorted((k, r['reason']) for k, r in records.items()
+                      if k in current and r.get('status') != 'ok'),
+        unlabelled=sorted(unlabelled),
+        labels_without_clips=sorted(n for n in labels
+                                    if n not in found_names),
+        duplicates=duplicates, bad_archives=found['bad_archives'],
+        annotation_files=found['annotations'])
+    fileio.write_json(os.path.join(out_dir, store.REPORT), summary,
+                      sort_keys=True)
+    return summary
+
+
+def _transform_name(frame_transform):
+    """``module.qualname`` of a frame transform (None for none)."""
+    if frame_transform is None:
+        return None
+    name = getattr(frame_transform, '__qualname__',
+                   type(frame_transform).__qualname__)
+    return '{}.{}'.format(getattr(frame_transform, '__module__', ''), name)
+
+
+def _open_store_dir(out_dir, params):
+    """Create the store folder, or check that an existing store was made
+    with the same ``params``; remove a killed run's temporaries."""
     fileio.ensure_dir(out_dir)
     os.makedirs(os.path.join(out_dir, store.CLIP_DIR), exist_ok=True)
     info_path = os.path.join(out_dir, store.STORE_INFO)
@@ -437,9 +497,15 @@ def preprocess(raw_dir, out_dir, jobs=1, frame_transform=None,
         fileio.write_json(info_path, params, sort_keys=True)
     _clean_temporaries(out_dir)
 
-    records = store.read_manifest(out_dir)
-    tasks, duplicates, unlabelled = [], [], []
-    seen = {}
+
+def _tasks(found, labels, annotated_splits, records):
+    """One task per labelled clip of the scan; unlabelled clips get a
+    manifest record (in ``records``) saying so.
+
+    Returns:
+        ``(tasks, duplicates, unlabelled clip ids, {clip id: source})``.
+    """
+    tasks, duplicates, unlabelled, seen = [], [], [], {}
     for source, size in found['clips']:
         name = os.path.basename(source.split(chalearn.ARCHIVE_SEP)[-1])
         clip_id = chalearn.clip_id(name)
@@ -460,21 +526,12 @@ def preprocess(raw_dir, out_dir, jobs=1, frame_transform=None,
         split, values = labels[name]
         tasks.append(dict(clip_id=clip_id, source=source, source_bytes=size,
                           split=split, labels=values))
-    found_names = {chalearn.clip_name(c) for c in seen}
-    labels_without_clips = sorted(n for n in labels if n not in found_names)
+    return tasks, duplicates, unlabelled, seen
 
-    todo, relabelled = [], []
-    for t in tasks:
-        if not _is_done(records.get(t['clip_id']), t, out_dir):
-            todo.append(t)
-            continue
-        record = _relabel(records[t['clip_id']], t)
-        if record is not None:
-            relabelled.append(record)
-    skipped = len(tasks) - len(todo)
-    options = dict(out_dir=out_dir, width=width, height=height, fps=fps,
-                   quality=quality, frame_transform=frame_transform,
-                   strict=strict)
+
+def _run(todo, records, relabelled, out_dir, jobs, show_progress, options):
+    """Process the clips of ``todo`` (in ``jobs`` worker processes) with a
+    progress bar, writing each record to the manifest as it comes."""
     bar = progress(total=len(todo), desc='preprocess', unit='clip',
                    disable=None if show_progress is None
                    else not show_progress)
@@ -488,25 +545,6 @@ def preprocess(raw_dir, out_dir, jobs=1, frame_transform=None,
         results.close()
         bar.close()
     _clean_temporaries(out_dir)
-
-    current = {t['clip_id'] for t in tasks}
-    failed = sorted((k, r['reason']) for k, r in records.items()
-                    if k in current and r.get('status') != 'ok')
-    warnings = sorted((k, w) for k, r in records.items() if k in current
-                      and r.get('status') == 'ok'
-                      for w in r.get('warnings') or ())
-    summary = dict(
-        raw_dir=raw_dir, clips_found=len(found['clips']),
-        processed=len(todo), skipped=skipped, relabelled=len(relabelled),
-        warnings=warnings,
-        ok=sum(1 for k in current if records[k].get('status') == 'ok'),
-        failed=failed, unlabelled=sorted(unlabelled),
-        labels_without_clips=labels_without_clips,
-        duplicates=duplicates, bad_archives=found['bad_archives'],
-        annotation_files=found['annotations'])
-    fileio.write_json(os.path.join(out_dir, store.REPORT), summary,
-                      sort_keys=True)
-    return summary
 
 
 def print_summary(summary, file=None):

@@ -294,7 +294,8 @@ def stop_all_ranks(comm, error):
     """End this rank after ``error``, taking the other ranks with it.
 
     A :class:`SetupError` is raised on every rank at the same point; rank 0
-    reports it and the others end quietly (exit status 2). Any other error
+    reports it and the others end quietly with the same exit status (1,
+    bad input; ``mpiexec`` combines the ranks' statuses). Any other error
     is one rank's: it prints one line naming the rank and calls MPI's
     abort, which ends every rank instead of leaving them waiting in the
     next all-reduce for ever.
@@ -304,12 +305,13 @@ def stop_all_ranks(comm, error):
             before there was one.
         error: the exception.
     """
+    from deep_impression.cli import INPUT_ERROR
     if isinstance(error, _Quiet):
-        raise SystemExit(2)
+        raise SystemExit(INPUT_ERROR)
     if isinstance(error, SetupError):
         if world_rank(comm) == 0:
             raise error
-        raise SystemExit(2)
+        raise SystemExit(INPUT_ERROR)
     world = comm.mpi_comm if comm is not None else _mpi_world()
     if world is None or world.Get_size() == 1:
         raise error
