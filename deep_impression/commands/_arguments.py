@@ -29,3 +29,13 @@ def add_device(parser):
     parser.add_argument(
         '--device', default=None,
         help='Chainer device, e.g. @numpy (default) or @cupy:0')
+
+
+def add_model(parser):
+    """``--model NAME``: which architecture ``--weights`` holds."""
+    from deep_impression.models import ARCHITECTURES
+    parser.add_argument(
+        '--model', choices=sorted(ARCHITECTURES), default='challenge',
+        help='challenge (a release-format file; the default), per-trait (a '
+             'directory of `train --model per-trait`) or rnn (a directory of '
+             '`train --model rnn`)')

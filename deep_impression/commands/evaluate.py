@@ -2,7 +2,8 @@
 
 import os
 
-from deep_impression.commands._arguments import add_device, positive_int
+from deep_impression.commands._arguments import (add_device, add_model,
+                                                 positive_int)
 
 
 def add_parser(sub):
@@ -16,7 +17,9 @@ def add_parser(sub):
     p.add_argument('data_dir', metavar='DATA_DIR',
                    help='a store made by `deep-impression preprocess`')
     p.add_argument('--weights', required=True, metavar='FILE',
-                   help='release-format weight file (e.g. RUN_DIR/model)')
+                   help='release-format weight file (e.g. RUN_DIR/model), or '
+                        'the run directory of a per-trait or rnn model')
+    add_model(p)
     p.add_argument('--split', choices=('validation', 'test'),
                    default='test')
     p.add_argument('--out', metavar='DIR', default=None,
@@ -33,12 +36,16 @@ def add_parser(sub):
 def run(args):
     from deep_impression import evaluation
     from deep_impression.evaluation import reports
-    from deep_impression.models.weights import load_model
-    model = load_model(args.weights, device=args.device)
+    from deep_impression.models import weights
+    model = weights.load(args.model, args.weights, device=args.device)
     out = args.out or os.path.join(
         os.path.dirname(os.path.abspath(args.weights)), 'reports')
-    result, baseline = evaluation.evaluate_split(
-        model, args.data_dir, args.split, max_frames=args.max_frames)
+    if args.model == 'rnn':
+        result, baseline = evaluation.evaluate_recurrent_split(
+            model, args.data_dir, args.split)
+    else:
+        result, baseline = evaluation.evaluate_split(
+            model, args.data_dir, args.split, max_frames=args.max_frames)
     paths = reports.write_split_report(out, args.split, result, baseline)
     print(paths['markdown'])
     print('per-clip predictions: {}'.format(paths['predictions']))

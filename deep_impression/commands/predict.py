@@ -7,7 +7,8 @@ import json
 import sys
 
 from deep_impression.inference.backends import BACKENDS
-from deep_impression.commands._arguments import add_device, add_weights
+from deep_impression.commands._arguments import (add_device, add_model,
+                                                 add_weights)
 from deep_impression.constants import FPS, TRAITS
 from deep_impression.errors import DeepImpressionError
 from deep_impression.progress import progress
@@ -19,6 +20,7 @@ def add_parser(sub):
                                    'the person in each video.')
     p.add_argument('videos', nargs='+', metavar='VIDEO')
     add_weights(p)
+    add_model(p)
     add_device(p)
     p.add_argument('--backend', choices=BACKENDS, default=None,
                    help='chainer (the reference; the default) or '
@@ -77,12 +79,32 @@ def format_results(rows, fmt):
     return '\n'.join(lines) + '\n'
 
 
+def _load_post_challenge(args, backend):
+    """A model of paper §4 by name (Chainer only)."""
+    from deep_impression.errors import InputError
+    from deep_impression.models import weights
+    if backend != 'chainer' or args.onnx:
+        raise InputError('--model {}: runs on the chainer backend only'
+                         .format(args.model))
+    if not args.weights:
+        raise InputError('--model {} needs --weights (its run directory)'
+                         .format(args.model))
+    if args.model == 'rnn' and (args.max_frames or args.fps != FPS):
+        raise InputError('--model rnn: the per-second features need every '
+                         'frame at {} frames/s (no --fps, no --max-frames)'
+                         .format(FPS))
+    return weights.load(args.model, args.weights, device=args.device)
+
+
 def run(args):
     from deep_impression.inference.backends import load_backend
     from deep_impression.inference.predict import predict_video
     backend = args.backend or ('onnxruntime' if args.onnx else 'chainer')
-    model = load_backend(backend, weights=args.weights, onnx=args.onnx,
-                         device=args.device)
+    if args.model == 'challenge':
+        model = load_backend(backend, weights=args.weights, onnx=args.onnx,
+                             device=args.device)
+    else:
+        model = _load_post_challenge(args, backend)
     rows, failures = [], []
     for video in progress(args.videos, desc='predict', unit='video'):
         try:

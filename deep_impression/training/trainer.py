@@ -51,7 +51,8 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
                  batch_size=BATCH_SIZE, device=None, seed=0, validation=None,
                  loaders=2, snapshot_every=10, keep_snapshots=2,
                  alpha=ADAM['alpha'], progress_bar=None, note=None,
-                 random_states=None):
+                 random_states=None, ends=None, loss=None,
+                 make_updater=None):
     """A Chainer ``Trainer`` for the paper's training (§2.2).
 
     Args:
@@ -76,15 +77,23 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
         note: a line written under Table 1.
         random_states: extra generators to keep in snapshots
             (see :class:`RandomStates`).
+        ends: epochs ending each phase (alpha divided by 10 after all but
+            the last, a report after each; default :func:`phase_ends`).
+        loss: the link computing the loss from a batch (default
+            :class:`Regressor` of ``model``).
+        make_updater: ``make_updater(iterator, optimizer, device)`` (default
+            :class:`Updater`), e.g. truncated backpropagation through time.
+        validation may also be a ready Chainer ``Evaluator`` extension
+        (reporting ``validation/accuracy/*`` and keeping ``last``).
 
     Returns:
         ``chainer.training.Trainer``.
     """
-    ends = phase_ends(epochs)
+    ends = tuple(ends or phase_ends(epochs))
     device = chainer.get_device(device or default_device())
     model.to_device(device)
     device.use()
-    regressor = Regressor(model)
+    regressor = loss if loss is not None else Regressor(model)
     optimizer = chainer.optimizers.Adam(
         alpha=alpha, beta1=ADAM['beta1'], beta2=ADAM['beta2'],
         eps=ADAM['eps'])
@@ -99,21 +108,23 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
     else:
         iterator = chainer.iterators.SerialIterator(
             train_data, batch_size, shuffle=None, order_sampler=sampler)
-    updater = Updater(iterator, optimizer, device=device)
+    updater = (make_updater or Updater)(iterator, optimizer, device=device)
     os.makedirs(os.path.join(out, REPORTS_DIR), exist_ok=True)
     trainer = training.Trainer(updater, (epochs, 'epoch'), out=out)
 
-    shift, shift_trigger = alpha_schedule(epochs, alpha)
+    shift, shift_trigger = alpha_schedule(epochs, alpha, ends=ends)
     trainer.extend(shift, trigger=shift_trigger, name='alpha_schedule')
     generators = {'order': order_rng, 'numpy': None}
     generators.update(random_states or {})
     trainer.extend(RandomStates(generators), name='random_states')
     thirds = triggers.ManualScheduleTrigger(list(ends), 'epoch')
     if validation is not None:
-        trainer.extend(ClipEvaluator(validation, model), trigger=thirds,
-                       name='validation')
+        if not isinstance(validation, extensions.Evaluator):
+            validation = ClipEvaluator(validation, model)
+        trainer.extend(validation, trigger=thirds, name='validation')
     trainer.extend(ThirdsReport(model, epochs, note=note, evaluator=(
-        None if validation is None else 'validation')), name='thirds')
+        None if validation is None else 'validation'), ends=ends),
+        name='thirds')
     trainer.extend(extensions.LogReport(trigger=(1, 'epoch')))
     trainer.extend(extensions.PrintReport(
         ['epoch', 'iteration', 'main/loss', 'main/accuracy', 'alpha',
@@ -155,6 +166,59 @@ def resume(trainer):
             print('deep-impression: cannot resume from {} ({}); trying an '
                   'older snapshot'.format(path, e), file=sys.stderr)
     return None
+
+
+def prepare_run_dir(out, config, resume_run):
+    """Write ``config`` as ``out/config.json``; with ``resume_run``, first
+    check that it equals the stopped run's.
+
+    Raises:
+        DeepImpressionError: a run already in ``out`` without
+            ``resume_run``, or settings that differ from the stopped run's.
+    """
+    config_path = os.path.join(out, CONFIG_FILE)
+    if os.path.exists(config_path):
+        if not resume_run:
+            raise DeepImpressionError(
+                '{}: already holds a run; continue it with --resume or choose '
+                'another --out'.format(out))
+        with open(config_path) as f:
+            stored = json.load(f)
+        for key in sorted(config):
+            if stored.get(key) != config[key]:
+                raise DeepImpressionError(
+                    '{}: cannot resume with {} = {!r}; the stopped run used '
+                    '{!r} (remove {} to start afresh)'.format(
+                        config_path, key, config[key], stored.get(key), out))
+    os.makedirs(out, exist_ok=True)
+    fileio.write_json(config_path, config, indent=2)
+
+
+def run_trainer(trainer, resume_run):
+    """Run ``trainer`` to its end, first resuming from its newest snapshot
+    when ``resume_run``; returns that snapshot's path (or None).
+
+    Raises:
+        TrainingDiverged: naming the last good snapshot.
+    """
+    out = trainer.out
+    resumed_from = None
+    if resume_run:
+        resumed_from = resume(trainer)
+        if resumed_from is None:
+            print('deep-impression: no snapshot in {} yet; starting from the '
+                  'beginning'.format(out), file=sys.stderr)
+        else:
+            print('deep-impression: resuming from {} (epoch {}, iteration {})'
+                  .format(resumed_from, trainer.updater.epoch,
+                          trainer.updater.iteration), file=sys.stderr)
+    try:
+        trainer.run(show_loop_exception_msg=False)
+    except TrainingDiverged as e:
+        snapshots = list_snapshots(out)
+        raise TrainingDiverged('{}; last good snapshot: {}'.format(
+            e, snapshots[-1] if snapshots else 'none yet')) from None
+    return resumed_from
 
 
 def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
@@ -199,22 +263,7 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
                         snapshot_every)
     size = ClipStore(data_dir).frame_size
     config['frame_size'] = None if size is None else [int(v) for v in size]
-    config_path = os.path.join(out, CONFIG_FILE)
-    if os.path.exists(config_path):
-        if not resume_run:
-            raise DeepImpressionError(
-                '{}: already holds a run; continue it with --resume or choose '
-                'another --out'.format(out))
-        with open(config_path) as f:
-            stored = json.load(f)
-        for key in sorted(config):
-            if stored.get(key) != config[key]:
-                raise DeepImpressionError(
-                    '{}: cannot resume with {} = {!r}; the stopped run used '
-                    '{!r} (remove {} to start afresh)'.format(
-                        config_path, key, config[key], stored.get(key), out))
-    os.makedirs(out, exist_ok=True)
-    fileio.write_json(config_path, config, indent=2)
+    prepare_run_dir(out, config, resume_run)
 
     train_data = datasets.training_dataset(
         data_dir, 'train', audio_crop=audio_crop, frame_crop=frame_crop,
@@ -244,22 +293,7 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
         random_states={'crops': lambda: transform.rng})
     if extend is not None:
         extend(trainer)
-    resumed_from = None
-    if resume_run:
-        resumed_from = resume(trainer)
-        if resumed_from is None:
-            print('deep-impression: no snapshot in {} yet; starting from the '
-                  'beginning'.format(out), file=sys.stderr)
-        else:
-            print('deep-impression: resuming from {} (epoch {}, iteration {})'
-                  .format(resumed_from, trainer.updater.epoch,
-                          trainer.updater.iteration), file=sys.stderr)
-    try:
-        trainer.run(show_loop_exception_msg=False)
-    except TrainingDiverged as e:
-        snapshots = list_snapshots(out)
-        raise TrainingDiverged('{}; last good snapshot: {}'.format(
-            e, snapshots[-1] if snapshots else 'none yet')) from None
+    resumed_from = run_trainer(trainer, resume_run)
     model_path = weights.save_weights(model, os.path.join(out, MODEL_FILE))
     table1 = dict(trainer.get_extension('thirds').results)
     return dict(model=model_path, table1=table1, resumed_from=resumed_from)
