@@ -1,6 +1,7 @@
 """Per-trait fine-tuning and the RNN's training, killed with SIGKILL,
 continue with --resume and end where uninterrupted runs end."""
 
+import json
 import os
 import shutil
 import signal
@@ -43,7 +44,7 @@ def _kill_when(args, path):
         ['--device', '@numpy'], stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.time() + 240
+        deadline = time.time() + 480
         while (time.time() < deadline and proc.poll() is None
                and not os.path.exists(path)):
             time.sleep(0.02)
@@ -68,9 +69,11 @@ def test_per_trait_fine_tuning_resumes_after_sigkill(tmp_path,
                                                      challenge_run):
     store, run = challenge_run
     init = os.path.join(run, 'model_epoch_0001')
+    # The first two traits suffice: the run is killed during the second.
+    traits = TRAITS[:2]
     reference = training.train_per_trait(store, str(tmp_path / 'reference'),
                                          init, device='@numpy', loaders=0,
-                                         progress_bar=False)
+                                         progress_bar=False, traits=traits)
     out = str(tmp_path / 'per_trait')
     # Killed during the second trait, after its first snapshot.
     second = os.path.join(out, TRAITS[1])
@@ -81,8 +84,12 @@ def test_per_trait_fine_tuning_resumes_after_sigkill(tmp_path,
     assert not os.path.exists(os.path.join(second, 'model'))
     resumed = training.train_per_trait(store, out, init, device='@numpy',
                                        loaders=0, progress_bar=False,
-                                       resume_run=True)
-    for trait in TRAITS:
+                                       resume_run=True, traits=traits)
+    # The second trait's alpha after the resume is the decayed one.
+    with open(os.path.join(second, 'log')) as f:
+        assert [e['alpha'] for e in json.load(f)] == pytest.approx(
+            [2e-5, 2e-6])
+    for trait in traits:
         _assert_same_weights(reference['traits'][trait],
                              resumed['traits'][trait])
 

@@ -45,7 +45,25 @@ def alpha_schedule(epochs, alpha=ADAM['alpha'], optimizer=None, ends=None):
     ends = ends or phase_ends(epochs)
     shift = extensions.ExponentialShift('alpha', ALPHA_DECAY, init=alpha,
                                         optimizer=optimizer)
-    return shift, triggers.ManualScheduleTrigger(list(ends[:-1]), 'epoch')
+    return shift, _ScheduleTrigger(list(ends[:-1]), 'epoch')
+
+
+class _ScheduleTrigger(triggers.ManualScheduleTrigger):
+    """A ``ManualScheduleTrigger`` that never says it has ``finished``.
+
+    Chainer's ``Trainer.run`` skips ``initialize`` of an extension whose
+    trigger has finished; for the alpha schedule that is the call that
+    restores alpha from a snapshot, so a run resumed after the last decay
+    (after epoch 600 of 900) would go on with the initial alpha.
+    """
+
+    @property
+    def finished(self):
+        return False
+
+    @finished.setter
+    def finished(self, value):
+        pass
 
 
 def _never(trainer):

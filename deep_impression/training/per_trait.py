@@ -94,7 +94,8 @@ def _challenge_config(init):
 
 
 def train_per_trait(data_dir, out, init, epochs=None, device=None,
-                    resume_run=False, loaders=2, progress_bar=None):
+                    resume_run=False, loaders=2, progress_bar=None,
+                    traits=TRAITS):
     """Fine-tune one network per trait into ``out/<trait>/``.
 
     Each ``out/<trait>/`` is a run directory as ``deep-impression train``
@@ -111,6 +112,8 @@ def train_per_trait(data_dir, out, init, epochs=None, device=None,
             (``RUN/model_epoch_NNNN``, with ``RUN/config.json``).
         epochs: fine-tuning epochs (default: the rest of the challenge
             run's schedule).
+        traits: the traits to train (default all five; e.g. one per
+            machine).
 
     Returns:
         dict: ``model`` (``out``, for
@@ -127,7 +130,8 @@ def train_per_trait(data_dir, out, init, epochs=None, device=None,
         base['epochs'], init_epoch_of(init), epochs, base['alpha'])
     challenge = load_model(init)
     paths = {}
-    for k, trait in enumerate(TRAITS):
+    for trait in traits:
+        k = TRAITS.index(trait)
         run = os.path.join(out, trait)
         paths[trait] = os.path.join(run, MODEL_FILE)
         if resume_run and os.path.exists(paths[trait]):
