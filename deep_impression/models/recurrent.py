@@ -58,7 +58,10 @@ class RecurrentHead(chainer.Chain):
         with self.init_scope():
             self.lstm1 = L.LSTM(INPUT, hidden)
             self.lstm2 = L.LSTM(hidden, hidden)
-            self.out = L.Linear(hidden, len(TRAITS))
+            # Biases start at 0.5, the middle of the traits' range (the
+            # challenge network's tanh scaling also gives 0.5 for zero
+            # input); the paper does not say.
+            self.out = L.Linear(hidden, len(TRAITS), initial_bias=0.5)
 
     def reset_state(self):
         self.lstm1.reset_state()
