@@ -95,8 +95,9 @@ def test_per_trait_fine_tuning_resumes_after_sigkill(tmp_path,
 
 
 def test_per_trait_schedule_is_the_rest_of_the_challenge_schedule():
-    assert training.fine_tuning_schedule(900, 300) == pytest.approx(
-        (600, (300, 600), 2e-5))
+    epochs, ends, alpha = training.fine_tuning_schedule(900, 300)
+    assert (epochs, ends) == (600, (300, 600))
+    assert alpha == pytest.approx(2e-5)
     assert training.fine_tuning_schedule(24, 8, epochs=4)[:2] == (4, (2, 4))
 
 
