@@ -59,7 +59,7 @@ def train_recurrent(data_dir, out, base, epochs=EPOCHS,
     from deep_impression.data.features import FeatureCache, SequenceDataset
     from deep_impression.evaluation.evaluator import SequenceEvaluator
     from deep_impression.models.recurrent import DROPOUT, HIDDEN, RecurrentHead
-    from deep_impression.models.weights import save_weights
+    from deep_impression.models.weights import check_weights, save_weights
     out = os.fspath(out)
     config = dict(
         data=os.path.abspath(os.fspath(data_dir)),
@@ -68,9 +68,9 @@ def train_recurrent(data_dir, out, base, epochs=EPOCHS,
         adam=dict(ADAM, alpha=float(alpha)), step_seconds=float(step_seconds),
         frames_per_step=frames_per_step, bptt_length=int(bptt_length),
         snapshot_every=int(snapshot_every), hidden=HIDDEN, dropout=DROPOUT)
-    prepare_run_dir(out, config, resume_run)
-
+    check_weights(base)   # a missing or wrong file fails here, in one line
     cache = FeatureCache(data_dir, base, step_seconds, frames_per_step)
+    prepare_run_dir(out, config, resume_run)
     splits = ('train', 'validation') if validate else ('train',)
     started = time.time()
     computed = cache.fill([c for s in splits
