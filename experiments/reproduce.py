@@ -46,7 +46,6 @@ def train_post_challenge(config, store, run_dir, result, device, timings):
         ``{Table 3 model name: validation Evaluation}`` for "5 x DNN" and
         "DNN + RNN" (those the config names).
     """
-    import time
     from deep_impression import evaluation, training
     from deep_impression.models import weights
     c = config['train']
