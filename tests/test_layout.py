@@ -108,16 +108,18 @@ def test_installed_wheel_reports_the_papers_columns(tmp_path):
 
 def test_models_are_built_by_name(tmp_path):
     from deep_impression.errors import InputError
-    from deep_impression.models import ARCHITECTURES, get_architecture
-    from deep_impression.models.weights import load_model, save_weights
+    from deep_impression.models import (ARCHITECTURE_NAMES, ARCHITECTURES,
+                                        get_architecture)
+    from deep_impression.models import weights
+    assert tuple(ARCHITECTURES) == ARCHITECTURE_NAMES
     assert get_architecture('challenge') is AudiovisualNetwork
     with pytest.raises(InputError, match='challenge'):
         get_architecture('no-such-model')
     numpy.random.seed(1)
     net = AudiovisualNetwork()
-    path = save_weights(net, str(tmp_path / 'model'))
-    for name in ARCHITECTURES:
-        loaded = load_model(path, architecture=name)
+    path = weights.save_weights(net, str(tmp_path / 'model'))
+    for loaded in (weights.load_model(path, architecture='challenge'),
+                   weights.load('challenge', path)):
         numpy.testing.assert_array_equal(loaded.fc.W.array, net.fc.W.array)
     with pytest.raises(InputError, match='no-such-model'):
-        load_model(path, architecture='no-such-model')
+        weights.load('no-such-model', path)

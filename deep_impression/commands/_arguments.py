@@ -71,3 +71,13 @@ def add_decoding(parser):
              'the default), pad (black bars) or crop (centre); pad and crop '
              'keep faces undistorted')
     add_strict(parser)
+
+
+def add_model(parser):
+    """``--model NAME``: which architecture ``--weights`` holds."""
+    from deep_impression.models import ARCHITECTURE_NAMES
+    parser.add_argument(
+        '--model', choices=ARCHITECTURE_NAMES, default='challenge',
+        help='challenge (a release-format file; the default), per-trait (a '
+             'directory of `train --model per-trait`) or rnn (a directory of '
+             '`train --model rnn`)')

@@ -2,8 +2,8 @@
 
 import os
 
-from deep_impression.commands._arguments import (add_device, add_store,
-                                                 positive_int)
+from deep_impression.commands._arguments import (add_device, add_model,
+                                                 add_store, positive_int)
 
 
 def add_parser(sub):
@@ -16,7 +16,9 @@ def add_parser(sub):
                     'scatter plot of predicted against annotated values.')
     add_store(p)
     p.add_argument('--weights', required=True, metavar='FILE',
-                   help='release-format weight file (e.g. RUN_DIR/model)')
+                   help='release-format weight file (e.g. RUN_DIR/model), or '
+                        'the run directory of a per-trait or rnn model')
+    add_model(p)
     p.add_argument('--split', choices=('validation', 'test'),
                    default='test')
     p.add_argument('--out', metavar='DIR', default=None,
@@ -33,13 +35,17 @@ def add_parser(sub):
 def run(args):
     from deep_impression import evaluation
     from deep_impression.evaluation import reports
-    from deep_impression.models.weights import load_model
+    from deep_impression.models import weights
     from deep_impression import fileio
-    model = load_model(args.weights, device=args.device)
+    model = weights.load(args.model, args.weights, device=args.device)
     out = fileio.ensure_dir(args.out or os.path.join(
         os.path.dirname(os.path.abspath(args.weights)), 'reports'))
-    result, baseline = evaluation.evaluate_split(
-        model, args.data_dir, args.split, max_frames=args.max_frames)
+    if args.model == 'rnn':
+        result, baseline = evaluation.evaluate_recurrent_split(
+            model, args.data_dir, args.split)
+    else:
+        result, baseline = evaluation.evaluate_split(
+            model, args.data_dir, args.split, max_frames=args.max_frames)
     paths = reports.write_split_report(out, args.split, result, baseline)
     print(paths['markdown'])
     print('per-clip predictions: {}'.format(paths['predictions']))

@@ -5,7 +5,7 @@ import sys
 
 from deep_impression.inference.backends import BACKENDS
 from deep_impression.commands._arguments import (add_decoding, add_device,
-                                                 add_weights)
+                                                 add_model, add_weights)
 from deep_impression.constants import FPS
 from deep_impression.media import DECODINGS
 
@@ -23,6 +23,7 @@ def add_parser(sub):
                    help='video files, or folders searched recursively for '
                         'media files (by file name ending; sorted)')
     add_weights(p)
+    add_model(p)
     add_device(p)
     p.add_argument('--backend', choices=BACKENDS, default=None,
                    help='chainer (the reference; the default) or '
@@ -79,6 +80,23 @@ def _positive(kind):
     return parse
 
 
+def _load_post_challenge(args, backend):
+    """A model of paper §4 by name (Chainer only)."""
+    from deep_impression.errors import InputError
+    from deep_impression.models import weights
+    if backend != 'chainer' or args.onnx:
+        raise InputError('--model {}: runs on the chainer backend only'
+                         .format(args.model))
+    if not args.weights:
+        raise InputError('--model {} needs --weights (its run directory)'
+                         .format(args.model))
+    if args.model == 'rnn' and (args.max_frames or args.fps != FPS):
+        raise InputError('--model rnn: the per-second features need every '
+                         'frame at {} frames/s (no --fps, no --max-frames)'
+                         .format(FPS))
+    return weights.load(args.model, args.weights, device=args.device)
+
+
 def run(args):
     from deep_impression.inference.backends import load_backend
     from deep_impression.inference.predict import (iter_predictions,
@@ -93,8 +111,11 @@ def run(args):
     for folder in empty:
         _error('{}: no media files in this folder'.format(folder))
     backend = args.backend or ('onnxruntime' if args.onnx else 'chainer')
-    model = load_backend(backend, weights=args.weights, onnx=args.onnx,
-                         device=args.device, cache=args.onnx_cache)
+    if args.model == 'challenge':
+        model = load_backend(backend, weights=args.weights, onnx=args.onnx,
+                             device=args.device, cache=args.onnx_cache)
+    else:
+        model = _load_post_challenge(args, backend)
     info = provenance(model, backend, args.fps, args.max_frames,
                       decode=args.decode, fit=args.fit)
     writer.start(info)

@@ -57,6 +57,7 @@ def add_parser(sub):
                         'ChainerMN communicator: naive (CPUs) or pure_nccl '
                         '(one GPU per rank); --batchsize stays the global '
                         'batch (needs the mpi extra)')
+    _add_model_arguments(p)
     return p
 
 
@@ -85,8 +86,61 @@ def _train(args):
     return result, comm is None or comm.rank == 0
 
 
+def _add_model_arguments(p):
+    """--model and what the post-challenge models of §4 need."""
+    from deep_impression.models import ARCHITECTURE_NAMES
+    g = p.add_argument_group(
+        'post-challenge models (paper §4)',
+        '--model per-trait fine-tunes one one-output network per trait from '
+        '--init with the settings of the challenge run, for the rest of its '
+        'schedule (or --epochs); --model rnn trains two LSTM layers on the '
+        'per-second features of the challenge network --base (frozen), '
+        'cached beside the store.')
+    g.add_argument('--model', choices=ARCHITECTURE_NAMES,
+                   default='challenge', help='what to train (default '
+                                             '%(default)s)')
+    g.add_argument('--init', metavar='FILE',
+                   help='per-trait: the challenge network after a third of '
+                        'its training (RUN/model_epoch_NNNN)')
+    g.add_argument('--base', metavar='FILE',
+                   help='rnn: the trained challenge network (RUN/model)')
+    g.add_argument('--frames-per-step', type=positive_int, default=None,
+                   metavar='K', help='rnn: at most K evenly spaced frames per '
+                                     'second (default all)')
+    g.add_argument('--step-seconds', type=float, default=1.0, metavar='S',
+                   help='rnn: seconds per time point (default %(default)s)')
+
+
+def _run_post_challenge(args):
+    from deep_impression import training
+    from deep_impression.errors import InputError
+    if args.model == 'per-trait':
+        if not args.init:
+            raise InputError('--model per-trait needs --init')
+        # --epochs left at its default: the rest of the challenge schedule.
+        result = training.train_per_trait(
+            args.data_dir, args.out, args.init, device=args.device,
+            epochs=(None if args.epochs == training.EPOCHS else args.epochs),
+            resume_run=args.resume, loaders=args.loaders)
+    else:
+        if not args.base:
+            raise InputError('--model rnn needs --base')
+        result = training.train_recurrent(
+            args.data_dir, args.out, args.base, epochs=args.epochs,
+            batch_size=args.batchsize, device=args.device,
+            resume_run=args.resume, seed=args.seed, alpha=args.alpha,
+            step_seconds=args.step_seconds,
+            frames_per_step=args.frames_per_step,
+            snapshot_every=args.snapshot_every,
+            validate=not args.no_validation)
+    print('model ({}): {}'.format(args.model, result['model']))
+    return 0
+
+
 def run(args):
     from deep_impression import training
+    if args.model != 'challenge':
+        return _run_post_challenge(args)
     result, rank0 = _train(args)
     if not rank0:
         return 0

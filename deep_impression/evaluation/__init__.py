@@ -11,7 +11,9 @@ beside the paper's published tables.
 """
 
 from deep_impression.evaluation.evaluator import (  # noqa: F401
-    ClipEvaluator, Evaluation, evaluate, evaluate_split, evaluation_of,
-    predict_clips, read_predictions_csv, split_labels, write_predictions_csv)
+    ClipEvaluator, Evaluation, SequenceEvaluator, evaluate,
+    evaluate_recurrent_split, evaluate_sequences, evaluate_split,
+    evaluation_of, predict_clips, read_predictions_csv, split_labels,
+    write_predictions_csv)
 from deep_impression.evaluation.metrics import (  # noqa: F401
     accuracy, accuracy_dict, constant_accuracy, constant_prediction)

@@ -184,6 +184,41 @@ class ClipEvaluator(extensions.Evaluator):
                 for k, v in self.last.as_dict().items()}
 
 
+def evaluate_sequences(head, dataset, show_progress=None,
+                       desc='evaluate'):
+    """Score an RNN head (paper §4) on cached per-second features.
+
+    Args:
+        head: anything with ``predict_features((T, 512)) -> (5,)``
+            (:class:`~deep_impression.models.recurrent.RecurrentHead`).
+        dataset: a :class:`~deep_impression.data.features.SequenceDataset`.
+
+    Returns:
+        :class:`Evaluation`, clips in order of id.
+    """
+    clip_ids, predictions, labels = [], [], []
+    disable = None if show_progress is None else not show_progress
+    for i in progress(range(len(dataset)), desc=desc, unit='clip',
+                      disable=disable):
+        features, _, y = dataset[i]
+        clip_ids.append(dataset.clip_ids[i])
+        predictions.append(head.predict_features(features))
+        labels.append(y)
+    return evaluation_of([(clip_ids, predictions, labels, [])], len(dataset))
+
+
+class SequenceEvaluator(ClipEvaluator):
+    """:class:`ClipEvaluator` for an RNN head on cached features
+    (:func:`evaluate_sequences`); reports the same keys."""
+
+    def evaluate(self):
+        self.last = evaluate_sequences(
+            self.get_target('main'), self.get_iterator('main').dataset,
+            show_progress=self.show_progress, desc='validation')
+        return {'validation/accuracy/' + k: v
+                for k, v in self.last.as_dict().items()}
+
+
 def write_predictions_csv(path, evaluation):
     """Per-clip predictions and labels as CSV, atomically.
 
@@ -247,7 +282,34 @@ def evaluate_split(model, root, split, max_frames=None, show_progress=None):
             root, split))
     result = evaluate(model, dataset, show_progress=show_progress,
                       desc=split)
+    return result, _constant_baseline(root, result)
+
+
+def _constant_baseline(root, result):
     train_labels = split_labels(root, 'train')
-    baseline = (constant_accuracy(train_labels, result.labels)
-                if len(train_labels) else None)
-    return result, baseline
+    return (constant_accuracy(train_labels, result.labels)
+            if len(train_labels) else None)
+
+
+def evaluate_recurrent_split(model, root, split, show_progress=None):
+    """:func:`evaluate_split` for "DNN + RNN" (paper §4): the split's
+    per-second features are cached beside the store
+    (:class:`~deep_impression.data.features.FeatureCache`, computed once
+    with the model's challenge network), then the RNN head is scored on
+    them.
+
+    Args:
+        model: a :class:`~deep_impression.models.recurrent.RecurrentModel`
+            (from :func:`~deep_impression.models.recurrent.load_recurrent`).
+    """
+    from deep_impression.data.features import FeatureCache, SequenceDataset
+    cache = FeatureCache(root, model.base_path, model.step_seconds,
+                         model.frames_per_step)
+    if not cache.store.clip_ids(split):
+        raise DeepImpressionError('{}: no {} clips in the store'.format(
+            root, split))
+    cache.fill(cache.store.clip_ids(split), model=model.base,
+               show_progress=show_progress)
+    result = evaluate_sequences(model.head, SequenceDataset(cache, split),
+                                show_progress=show_progress, desc=split)
+    return result, _constant_baseline(root, result)

@@ -12,6 +12,8 @@ label, Average, then :data:`~deep_impression.constants.PAPER_TRAIT_ORDER`.
   (epochs 300, 600 and 900 in the paper);
 * Table 2 (``table2_<split>``): a model's accuracy on a split beside the
   constant predictor's and the paper's published numbers;
+* Table 3 (``table3``): validation accuracy of the challenge network, the
+  five per-trait networks and the RNN (paper §4) beside the paper's;
 * a scatter plot of predicted against annotated values per trait.
 
 The paper's numbers come from :mod:`deep_impression.evaluation.paper`, the one
@@ -175,6 +177,51 @@ def write_table2(reports_dir, split, scores, baseline=None, paper=None,
     return write_table(reports_dir, 'table2_' + split,
                        table2_rows(split, scores, baseline, paper), 'Model',
                        title, note)
+
+
+TABLE3_TITLE = ('Table 3. Validation accuracy of the challenge model and the '
+                'post-challenge models (1 - mean absolute error)')
+#: Table 3's models, as the paper labels them: the challenge network, the
+#: five per-trait networks and the RNN on the challenge network.
+TABLE3_MODELS = ('DNN', '5 x DNN', 'DNN + RNN')
+
+
+def table3_rows(results, baseline=None, paper=None):
+    """Rows of Table 3: this run's models (in the paper's order), the
+    constant predictor, then the paper's rows.
+
+    Args:
+        results: ``{model: scores}`` with keys of :data:`TABLE3_MODELS`
+            (any subset).
+        baseline: the constant predictor's scores, or None.
+        paper: the module of :func:`load_paper_results`, or None.
+    """
+    unknown = sorted(set(results) - set(TABLE3_MODELS))
+    if unknown:
+        raise InputError('Table 3: unknown model {!r}; expected one of {}'
+                         .format(unknown[0], ', '.join(TABLE3_MODELS)))
+    rows = [(name, results[name]) for name in TABLE3_MODELS
+            if name in results]
+    if baseline is not None:
+        rows.append(('constant predictor (training mean)', baseline))
+    if paper is not None:
+        rows += [('paper: {}'.format(name), paper.TABLE3[name])
+                 for name in TABLE3_MODELS]
+    return rows
+
+
+def write_table3(reports_dir, results, baseline=None, paper='load',
+                 note=None):
+    """``table3.*``: validation accuracy of the three models beside the
+    constant predictor and the paper's Table 3."""
+    if paper == 'load':
+        paper = load_paper_results()
+    if paper is not None:
+        source = 'Paper numbers: {}.'.format(paper.SOURCE)
+        note = source if not note else note + ' ' + source
+    return write_table(reports_dir, 'table3',
+                       table3_rows(results, baseline, paper), 'Model',
+                       TABLE3_TITLE, note)
 
 
 # -- plots --------------------------------------------------------------------

@@ -4,12 +4,20 @@
   auditory and visual streams;
 * :mod:`~deep_impression.models.audiovisual`: the challenge network (the two
   streams fused by one fully connected layer);
+* :mod:`~deep_impression.models.per_trait`: five one-output networks, one
+  per trait (paper §4, "5 x DNN");
+* :mod:`~deep_impression.models.recurrent`: an LSTM head on the challenge
+  network's per-second features (paper §4, "DNN + RNN");
 * :mod:`~deep_impression.models.weights`: loading, checking and saving
-  weights in the release's format.
+  weights in the release's format (:func:`~.weights.load` by name).
 
 :data:`ARCHITECTURES` names every model the package can build; the
 commands and :func:`get_architecture` take these names.
 """
+
+
+#: The names of :data:`ARCHITECTURES` (known without importing Chainer).
+ARCHITECTURE_NAMES = ('challenge', 'per-trait', 'rnn')
 
 
 def __getattr__(name):
@@ -21,9 +29,13 @@ def __getattr__(name):
         raise AttributeError('module {!r} has no attribute {!r}'.format(
             __name__, name))
     from deep_impression.models.audiovisual import AudiovisualNetwork
+    from deep_impression.models.per_trait import PerTraitEnsemble
+    from deep_impression.models.recurrent import RecurrentHead
     # Architectures by name: a callable returning a fresh, randomly
-    # initialised network.
-    globals().setdefault('ARCHITECTURES', {'challenge': AudiovisualNetwork})
+    # initialised network ('rnn': the head alone; its input comes from a
+    # trained challenge network).
+    globals().setdefault('ARCHITECTURES', dict(zip(ARCHITECTURE_NAMES, (
+        AudiovisualNetwork, PerTraitEnsemble, RecurrentHead))))
     globals()['AudiovisualNetwork'] = AudiovisualNetwork
     return globals()[name]
 

@@ -40,14 +40,19 @@ class AudiovisualNetwork(chainer.Chain):
 
     :meth:`forward` is the training-time computation on a batch of audio
     crops and frames; :meth:`predict` is the release's whole-clip inference.
+
+    Args:
+        outputs: units of ``fc``: the five traits (the challenge network),
+            or one (a per-trait network of §4,
+            :mod:`~deep_impression.models.per_trait`).
     """
 
-    def __init__(self):
+    def __init__(self, outputs=len(TRAITS)):
         super().__init__()
         with self.init_scope():
             self.aud = AuditoryStream()
             self.vis = VisualStream()
-            self.fc = L.Linear(2 * CHANNELS[-1], len(TRAITS),
+            self.fc = L.Linear(2 * CHANNELS[-1], outputs,
                                initialW=chainer.initializers.HeNormal())
 
     def fuse(self, audio_features, visual_features):

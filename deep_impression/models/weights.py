@@ -246,3 +246,27 @@ def inspect_weights(path, model=None):
     info['arrays'] = len(expected_arrays(model))
     info['parameters'] = int(sum(p.size for p in model.params()))
     return info
+
+
+def load(name='challenge', path=None, device=None, base=None):
+    """A trained model of :data:`~deep_impression.models.ARCHITECTURES` by
+    name, ready for ``predict(audio, frames)``.
+
+    Args:
+        name: ``'challenge'`` (``path``: a release-format file),
+            ``'per-trait'`` (``path``: a directory with ``<trait>/model``
+            for each trait, each a release-format file with one output) or
+            ``'rnn'`` (``path``: a directory with the head's ``model`` and
+            its ``config.json``).
+        base: for ``'rnn'``, the challenge network's weight file (default:
+            the one the head was trained on).
+    """
+    from deep_impression.models import get_architecture
+    get_architecture(name)
+    if name == 'per-trait':
+        from deep_impression.models.per_trait import load_per_trait
+        return load_per_trait(path, device=device)
+    if name == 'rnn':
+        from deep_impression.models.recurrent import load_recurrent
+        return load_recurrent(path, base=base, device=device)
+    return load_model(path, device=device)

@@ -10,6 +10,12 @@
   :func:`train` (what ``deep-impression train`` runs);
 * :mod:`~deep_impression.training.distributed`: the same training on
   several processes, GPUs and nodes with ChainerMN (``--communicator``).
+* :mod:`~deep_impression.training.per_trait`: per-trait fine-tuning
+  (paper §4, "5 x DNN", :func:`train_per_trait`);
+* :mod:`~deep_impression.training.bptt` and
+  :mod:`~deep_impression.training.recurrent`: the RNN on the challenge
+  network's per-second features (paper §4, "DNN + RNN",
+  :func:`train_recurrent`).
 """
 
 import importlib
@@ -27,7 +33,10 @@ _LAZY = {
     'extensions': ('EpochTrigger', 'RandomStates', 'Snapshot',
                    'ThirdsReport', 'alpha_schedule', 'list_snapshots',
                    'write_npz_atomically'),
-    'trainer': ('make_trainer', 'resume', 'train'),
+    'trainer': ('make_trainer', 'prepare_run_dir', 'resume', 'run_trainer',
+                'train'),
+    'per_trait': ('fine_tuning_schedule', 'train_per_trait'),
+    'recurrent': ('train_recurrent',),
     'updater': ('Regressor', 'TrainingDiverged', 'Updater'),
 }
 

@@ -27,7 +27,7 @@ from deep_impression.training.updater import TrainingDiverged
 _SNAPSHOT_NAME = re.compile(r'^snapshot_epoch_(\d+)$')
 
 
-def alpha_schedule(epochs, alpha=ADAM['alpha'], optimizer=None):
+def alpha_schedule(epochs, alpha=ADAM['alpha'], optimizer=None, ends=None):
     """The paper's alpha schedule from Chainer's own parts.
 
     An ``ExponentialShift`` of Adam's ``alpha`` by :data:`ALPHA_DECAY`,
@@ -36,13 +36,34 @@ def alpha_schedule(epochs, alpha=ADAM['alpha'], optimizer=None):
     during 301-600, alpha / 100 during 601-900. Both save their state in
     the trainer's snapshots, so a resumed run continues with the same rate.
 
+    ``ends`` (default :func:`phase_ends`) gives other phase ends, e.g.
+    the last two thirds of a schedule that a fine-tuning continues.
+
     Returns:
         ``(extension, trigger)`` for ``trainer.extend``.
     """
-    ends = phase_ends(epochs)
+    ends = ends or phase_ends(epochs)
     shift = extensions.ExponentialShift('alpha', ALPHA_DECAY, init=alpha,
                                         optimizer=optimizer)
-    return shift, triggers.ManualScheduleTrigger(list(ends[:-1]), 'epoch')
+    return shift, _ScheduleTrigger(list(ends[:-1]), 'epoch')
+
+
+class _ScheduleTrigger(triggers.ManualScheduleTrigger):
+    """A ``ManualScheduleTrigger`` that never says it has ``finished``.
+
+    Chainer's ``Trainer.run`` skips ``initialize`` of an extension whose
+    trigger has finished; for the alpha schedule that is the call that
+    restores alpha from a snapshot, so a run resumed after the last decay
+    (after epoch 600 of 900) would go on with the initial alpha.
+    """
+
+    @property
+    def finished(self):
+        return False
+
+    @finished.setter
+    def finished(self, value):
+        pass
 
 
 def _never(trainer):
@@ -241,13 +262,15 @@ class ThirdsReport(training.Extension):
         note: a line written under Table 1 (how the run differs from the
             paper).
         comm: optional ChainerMN communicator: only rank 0 writes.
+        ends: the report epochs (default :func:`phase_ends` of ``epochs``).
     """
 
     priority = training.PRIORITY_WRITER - 1   # after the evaluator
 
-    def __init__(self, model, epochs, evaluator=None, note=None, comm=None):
+    def __init__(self, model, epochs, evaluator=None, note=None, comm=None,
+                 ends=None):
         self.model = model
-        self.epochs = phase_ends(epochs)
+        self.epochs = tuple(ends or phase_ends(epochs))
         self.evaluator = evaluator
         self.note = note
         self.comm = comm

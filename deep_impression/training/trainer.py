@@ -52,7 +52,8 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
                  batch_size=BATCH_SIZE, device=None, seed=0, validation=None,
                  loaders=2, snapshot_every=10, keep_snapshots=2,
                  alpha=ADAM['alpha'], progress_bar=None, note=None,
-                 random_states=None, communicator=None):
+                 random_states=None, communicator=None, ends=None, loss=None,
+                 make_updater=None):
     """A Chainer ``Trainer`` for the paper's training (§2.2).
 
     With a ChainerMN ``communicator`` this is one rank of a distributed
@@ -88,12 +89,20 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
         random_states: extra generators to keep in snapshots
             (see :class:`RandomStates`).
         communicator: a ChainerMN communicator, or None for one process.
+        ends: epochs ending each phase (alpha divided by 10 after all but
+            the last, a report after each; default :func:`phase_ends`).
+        loss: the link computing the loss from a batch (default
+            :class:`Regressor` of ``model``).
+        make_updater: ``make_updater(iterator, optimizer, device)`` (default
+            :class:`Updater`), e.g. truncated backpropagation through time.
+        validation may also be a ready Chainer ``Evaluator`` extension
+        (reporting ``validation/accuracy/*`` and keeping ``last``).
 
     Returns:
         ``chainer.training.Trainer``.
     """
     comm = communicator
-    ends = phase_ends(epochs)
+    ends = tuple(ends or phase_ends(epochs))
     if comm is not None:
         batch_size = distributed.local_batch_size(batch_size, comm)
         train_data = distributed.scatter_examples(train_data, comm, seed)
@@ -101,7 +110,7 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
     device = chainer.get_device(device or default_device())
     model.to_device(device)
     device.use()
-    regressor = Regressor(model)
+    regressor = loss if loss is not None else Regressor(model)
     optimizer = chainer.optimizers.Adam(
         alpha=alpha, beta1=ADAM['beta1'], beta2=ADAM['beta2'],
         eps=ADAM['eps'])
@@ -123,13 +132,13 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
     else:
         iterator = chainer.iterators.SerialIterator(
             train_data, batch_size, shuffle=None, order_sampler=sampler)
-    updater = Updater(iterator, optimizer, device=device)
+    updater = (make_updater or Updater)(iterator, optimizer, device=device)
     rank0 = comm is None or comm.rank == 0
     if rank0:
         os.makedirs(os.path.join(out, REPORTS_DIR), exist_ok=True)
     trainer = training.Trainer(updater, (epochs, 'epoch'), out=out)
 
-    shift, shift_trigger = alpha_schedule(epochs, alpha)
+    shift, shift_trigger = alpha_schedule(epochs, alpha, ends=ends)
     trainer.extend(shift, trigger=shift_trigger, name='alpha_schedule')
     generators = {'order': order_rng, 'numpy': None}
     generators.update(random_states or {})
@@ -137,11 +146,12 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
                    name='random_states')
     thirds = triggers.ManualScheduleTrigger(list(ends), 'epoch')
     if validation is not None:
-        trainer.extend(ClipEvaluator(validation, model, comm=comm),
-                       trigger=thirds, name='validation')
+        if not isinstance(validation, extensions.Evaluator):
+            validation = ClipEvaluator(validation, model, comm=comm)
+        trainer.extend(validation, trigger=thirds, name='validation')
     trainer.extend(ThirdsReport(model, epochs, note=note, comm=comm,
                                 evaluator=(None if validation is None
-                                           else 'validation')),
+                                           else 'validation'), ends=ends),
                    name='thirds')
     if rank0:
         _extend_reports(trainer, validation is not None, progress_bar)
@@ -192,9 +202,14 @@ def resume(trainer):
     return None
 
 
-def _start_run(out, config, resume_run):
-    """Check ``config`` against a stopped run in ``out`` (when resuming)
-    and write it as ``config.json``."""
+def prepare_run_dir(out, config, resume_run):
+    """Write ``config`` as ``out/config.json``; with ``resume_run``, first
+    check that it equals the stopped run's.
+
+    Raises:
+        DeepImpressionError: a run already in ``out`` without
+            ``resume_run``, or settings that differ from the stopped run's.
+    """
     config_path = os.path.join(out, CONFIG_FILE)
     if os.path.exists(config_path):
         if not resume_run:
@@ -225,6 +240,35 @@ def _world(config):
         return '1 process (no --communicator)'
     return '{} rank(s) (mpiexec -n {} ... --communicator)'.format(ranks,
                                                                   ranks)
+
+
+def run_trainer(trainer, resume_run, comm=None):
+    """Run ``trainer`` to its end, first resuming from its newest snapshot
+    when ``resume_run``; returns that snapshot's path (or None). With a
+    communicator, only rank 0 says where it resumed.
+
+    Raises:
+        TrainingDiverged: naming the last good snapshot.
+    """
+    out = trainer.out
+    rank0 = comm is None or comm.rank == 0
+    resumed_from = None
+    if resume_run:
+        resumed_from = resume(trainer)
+        if rank0 and resumed_from is None:
+            print('deep-impression: no snapshot in {} yet; starting from the '
+                  'beginning'.format(out), file=sys.stderr)
+        elif rank0:
+            print('deep-impression: resuming from {} (epoch {}, iteration {})'
+                  .format(resumed_from, trainer.updater.epoch,
+                          trainer.updater.iteration), file=sys.stderr)
+    try:
+        trainer.run(show_loop_exception_msg=False)
+    except TrainingDiverged as e:
+        snapshots = list_snapshots(out)
+        raise TrainingDiverged('{}; last good snapshot: {}'.format(
+            e, snapshots[-1] if snapshots else 'none yet')) from None
+    return resumed_from
 
 
 def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
@@ -282,7 +326,7 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
     config['frame_size'] = None if size is None else [int(v) for v in size]
     if comm is not None:
         config['ranks'] = comm.size
-    distributed.agree(comm, lambda: _start_run(out, config, resume_run))
+    distributed.agree(comm, lambda: prepare_run_dir(out, config, resume_run))
 
     # Each rank draws its own crops (rank_seed), from its own generator.
     train_data = datasets.training_dataset(
@@ -315,22 +359,7 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
     model = trainer.updater.get_optimizer('main').target.predictor
     if extend is not None:
         extend(trainer)
-    resumed_from = None
-    if resume_run:
-        resumed_from = resume(trainer)
-        if rank0 and resumed_from is None:
-            print('deep-impression: no snapshot in {} yet; starting from the '
-                  'beginning'.format(out), file=sys.stderr)
-        elif rank0:
-            print('deep-impression: resuming from {} (epoch {}, iteration {})'
-                  .format(resumed_from, trainer.updater.epoch,
-                          trainer.updater.iteration), file=sys.stderr)
-    try:
-        trainer.run(show_loop_exception_msg=False)
-    except TrainingDiverged as e:
-        snapshots = list_snapshots(out)
-        raise TrainingDiverged('{}; last good snapshot: {}'.format(
-            e, snapshots[-1] if snapshots else 'none yet')) from None
+    resumed_from = run_trainer(trainer, resume_run, comm)
     model_path = os.path.join(out, MODEL_FILE)
     if rank0:
         weights.save_weights(model, model_path)

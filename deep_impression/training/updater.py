@@ -53,13 +53,7 @@ class Updater(training.updaters.StandardUpdater):
         optimizer = self.get_optimizer('main')
         target = optimizer.target
         loss = target(*in_arrays)
-        value = float(chainer.backend.CpuDevice().send(loss.array))
-        if not math.isfinite(value):
-            raise TrainingDiverged(
-                'training stopped: the loss became {} in epoch {}, iteration '
-                '{} (alpha {:g}); the weights were not updated with it'.format(
-                    value, self.epoch + 1, self.iteration + 1,
-                    optimizer.alpha))
+        self.check_loss(loss, optimizer)
         chainer.report({'alpha': optimizer.alpha})
         target.cleargrads()
         loss.backward()
@@ -67,3 +61,13 @@ class Updater(training.updaters.StandardUpdater):
         optimizer.update()
         if self.auto_new_epoch and iterator.is_new_epoch:
             optimizer.new_epoch(auto=True)
+
+    def check_loss(self, loss, optimizer):
+        """Raise :class:`TrainingDiverged` if ``loss`` is NaN or infinite."""
+        value = float(chainer.backend.CpuDevice().send(loss.array))
+        if not math.isfinite(value):
+            raise TrainingDiverged(
+                'training stopped: the loss became {} in epoch {}, iteration '
+                '{} (alpha {:g}); the weights were not updated with it'.format(
+                    value, self.epoch + 1, self.iteration + 1,
+                    optimizer.alpha))
