@@ -345,14 +345,18 @@ def as_backend(model, backend):
     check_backend(backend)
     if backend == 'onnxruntime' and isinstance(model, OnnxRuntimeModel):
         return model
+    if backend == 'chainer':
+        # Any of the package's Chainer models (models.ARCHITECTURES, as
+        # models.weights.load gives them) predicts a clip itself.
+        if isinstance(model, OnnxRuntimeModel) or not callable(
+                getattr(model, 'predict', None)):
+            raise InputError('backend chainer needs a Chainer model (an '
+                             'AudiovisualNetwork from deep_impression.'
+                             'load_model, or models.weights.load), got {}'
+                             .format(type(model).__name__))
+        return model
     # Only here: a model already on its backend never imports Chainer.
     from deep_impression.models.audiovisual import AudiovisualNetwork
-    if backend == 'chainer':
-        if not isinstance(model, AudiovisualNetwork):
-            raise InputError('backend chainer needs an AudiovisualNetwork '
-                             '(deep_impression.load_model), got {}'.format(
-                                 type(model).__name__))
-        return model
     if not isinstance(model, AudiovisualNetwork):
         raise InputError('backend onnxruntime needs an AudiovisualNetwork or '
                          'an OnnxRuntimeModel, got {}'.format(
