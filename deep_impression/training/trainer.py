@@ -63,7 +63,8 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
         epochs: length of the three-phase schedule.
         batch_size: examples per update.
         device: Chainer device specifier (default :func:`default_device`).
-        seed: seeds the order in which examples are drawn.
+        seed: seeds the order in which examples are drawn (and, with the
+            epoch and the example, the crops of a ``training_dataset``).
         validation: an :class:`~deep_impression.data.datasets.EvaluationDataset`
             for full-clip validation at the end of each third, or None.
         loaders: worker processes of the ``MultiprocessIterator``; 0 loads
@@ -90,8 +91,14 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
         eps=ADAM['eps'])
     optimizer.setup(regressor)
 
+    # A dataset that seeds each example's crops from the epoch gets
+    # indices that also name the epoch (datasets.EpochOrderSampler).
+    from deep_impression.data.datasets import EpochOrderSampler
     order_rng = numpy.random.RandomState(seed)
-    sampler = chainer.iterators.ShuffleOrderSampler(order_rng)
+    if getattr(train_data, 'epoch_indices', False):
+        sampler = EpochOrderSampler(seed)
+    else:
+        sampler = chainer.iterators.ShuffleOrderSampler(order_rng)
     if loaders and loaders > 0:
         iterator = chainer.iterators.MultiprocessIterator(
             train_data, batch_size, shuffle=None, order_sampler=sampler,
@@ -161,7 +168,7 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
           resume_run=False, seed=0, audio_crop=AUDIO_CROP,
           frame_crop=FRAME_CROP, validation_max_frames=None,
           alpha=ADAM['alpha'], loaders=2, snapshot_every=10,
-          validate=True, progress_bar=None, extend=None):
+          validate=True, progress_bar=None, extend=None, experiment=None):
     """Train the network on a clip store; what ``deep-impression train`` runs.
 
     Writes into ``out``: ``config.json``, snapshots, ``log``,
@@ -178,6 +185,9 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
         validate: run the full-clip validation at the end of each third.
         extend: optional callable ``extend(trainer)`` adding extensions
             (for tests and experiments).
+        experiment: the experiment's whole configuration
+            (:func:`~deep_impression.training.config.load_config`),
+            recorded in ``config.json`` as ``experiment``.
         (others: see :func:`make_trainer` and :func:`run_config`.)
 
     Returns:
@@ -199,6 +209,8 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
                         snapshot_every)
     size = ClipStore(data_dir).frame_size
     config['frame_size'] = None if size is None else [int(v) for v in size]
+    if experiment is not None:
+        config['experiment'] = experiment
     config_path = os.path.join(out, CONFIG_FILE)
     if os.path.exists(config_path):
         if not resume_run:
@@ -207,7 +219,9 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
                 'another --out'.format(out))
         with open(config_path) as f:
             stored = json.load(f)
-        for key in sorted(config):
+        # The settings that shape the run must match; the experiment's
+        # record (loaders, evaluation) is rewritten.
+        for key in sorted(set(config) - {'experiment'}):
             if stored.get(key) != config[key]:
                 raise DeepImpressionError(
                     '{}: cannot resume with {} = {!r}; the stopped run used '
@@ -232,16 +246,15 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
             validation = None
 
     # The seed fixes the initial weights (He normal draws from NumPy's
-    # global generator), the order of examples and the in-process crops.
+    # global generator), the order of examples and, with the epoch and the
+    # example, each crop (datasets.example_generator).
     numpy.random.seed(seed)
     model = AudiovisualNetwork()
-    transform = train_data.transform
     trainer = make_trainer(
         model, train_data, out, epochs=epochs, batch_size=batch_size,
         device=device, seed=seed, validation=validation, loaders=loaders,
         snapshot_every=snapshot_every, alpha=alpha,
-        progress_bar=progress_bar, note=deviations(config),
-        random_states={'crops': lambda: transform.rng})
+        progress_bar=progress_bar, note=deviations(config))
     if extend is not None:
         extend(trainer)
     resumed_from = None
