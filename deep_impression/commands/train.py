@@ -1,9 +1,21 @@
-"""``deep-impression train DATA_DIR --out RUN_DIR``: train as in the paper."""
+"""``deep-impression train DATA_DIR --out RUN_DIR``: train as in the paper.
+
+Settings come from the paper (:func:`deep_impression.training.default_config`),
+then ``--config FILE`` (the JSON files ``experiments/reproduce.py`` reads),
+then ``--set section.key=value`` and the flags below, in that order.
+"""
 
 import os
 
 from deep_impression.commands._arguments import positive_int
-from deep_impression.constants import AUDIO_CROP, FRAME_CROP
+
+#: Flags that are shorthands for ``--set train.<key>=...``.
+FLAG_SETTINGS = (('epochs', 'epochs'), ('batchsize', 'batch_size'),
+                 ('seed', 'seed'), ('audio_crop', 'audio_crop'),
+                 ('frame_crop', 'frame_crop'),
+                 ('val_max_frames', 'validation_max_frames'),
+                 ('alpha', 'alpha'), ('loaders', 'loaders'),
+                 ('snapshot_every', 'snapshot_every'))
 
 
 def add_parser(sub):
@@ -19,38 +31,44 @@ def add_parser(sub):
                    help='a store made by `deep-impression preprocess`')
     p.add_argument('--out', required=True, metavar='RUN_DIR',
                    help='run directory (snapshots, log, reports, model)')
-    p.add_argument('--epochs', type=positive_int, default=training.EPOCHS,
-                   help='epochs (default %(default)s, as the paper)')
-    p.add_argument('--batchsize', type=positive_int,
-                   default=training.BATCH_SIZE,
-                   help='examples per update (default %(default)s)')
+    p.add_argument('--config', default=None, metavar='FILE',
+                   help='a JSON configuration, as experiments/configs/*.json '
+                        '(default: the paper\'s settings)')
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help='override a setting of the configuration, e.g. '
+                        'train.epochs=3 (repeatable)')
+    p.add_argument('--epochs', type=positive_int, default=None,
+                   help='epochs (default {}, as the paper)'.format(
+                       training.EPOCHS))
+    p.add_argument('--batchsize', type=positive_int, default=None,
+                   help='examples per update (default {})'.format(
+                       training.BATCH_SIZE))
     p.add_argument('--device', default=None,
                    help='Chainer device, e.g. @cupy:0 or @numpy (default: '
                         'the GPU when CuPy finds one, else the CPU)')
     p.add_argument('--resume', action='store_true',
                    help='continue the run in RUN_DIR from its newest '
                         'snapshot')
-    p.add_argument('--seed', type=int, default=0, metavar='K',
+    p.add_argument('--seed', type=int, default=None, metavar='K',
                    help='random seed (initial weights, example order, crops)')
-    p.add_argument('--audio-crop', type=positive_int, default=AUDIO_CROP,
-                   metavar='SAMPLES',
-                   help='audio crop per example (default %(default)s)')
-    p.add_argument('--frame-crop', type=positive_int, default=FRAME_CROP,
-                   metavar='PIXELS',
-                   help='square frame crop per example (default %(default)s)')
+    p.add_argument('--audio-crop', type=positive_int, default=None,
+                   metavar='SAMPLES', help='audio crop per example')
+    p.add_argument('--frame-crop', type=positive_int, default=None,
+                   metavar='PIXELS', help='square frame crop per example')
     p.add_argument('--val-max-frames', type=positive_int, default=None,
                    metavar='K',
                    help='validate on at most K evenly spaced frames per clip '
                         '(default: every frame, as the paper)')
-    p.add_argument('--alpha', type=float, default=training.ADAM['alpha'],
-                   help="Adam's initial alpha (default %(default)s)")
-    p.add_argument('--loaders', type=int, default=2, metavar='N',
-                   help='data loading processes (default %(default)s; 0 '
-                        'loads in the training process)')
-    p.add_argument('--snapshot-every', type=positive_int, default=10,
+    p.add_argument('--alpha', type=float, default=None,
+                   help="Adam's initial alpha (default {})".format(
+                       training.ADAM['alpha']))
+    p.add_argument('--loaders', type=int, default=None, metavar='N',
+                   help='data loading processes (0 loads in the training '
+                        'process)')
+    p.add_argument('--snapshot-every', type=positive_int, default=None,
                    metavar='EPOCHS',
-                   help='epochs between snapshots (default %(default)s; also '
-                        'at the end of each third)')
+                   help='epochs between snapshots (also at the end of each '
+                        'third)')
     p.add_argument('--no-validation', action='store_true',
                    help='skip the validation at the end of each third')
     return p
@@ -58,14 +76,13 @@ def add_parser(sub):
 
 def run(args):
     from deep_impression import training
+    flags = [('train.' + key, getattr(args, name))
+             for name, key in FLAG_SETTINGS
+             if getattr(args, name) is not None]
+    config = training.load_config(args.config, args.set + flags)
     result = training.train(
-        args.data_dir, args.out, epochs=args.epochs,
-        batch_size=args.batchsize, device=args.device,
-        resume_run=args.resume, seed=args.seed, audio_crop=args.audio_crop,
-        frame_crop=args.frame_crop,
-        validation_max_frames=args.val_max_frames, alpha=args.alpha,
-        loaders=args.loaders, snapshot_every=args.snapshot_every,
-        validate=not args.no_validation)
+        args.data_dir, args.out, device=args.device, resume_run=args.resume,
+        validate=not args.no_validation, **training.train_arguments(config))
     reports_dir = os.path.join(args.out, training.REPORTS_DIR)
     table1 = os.path.join(reports_dir, 'table1.md')
     if os.path.exists(table1):

@@ -13,7 +13,7 @@
 from deep_impression.training.config import (  # noqa: F401
     ADAM, ALPHA_DECAY, BATCH_SIZE, CONFIG_FILE, EPOCHS, MODEL_FILE, PHASES,
     REPORTS_DIR, SNAPSHOT_FORMAT, default_device, deviations, learning_rate,
-    phase_ends, run_config)
+    default_config, load_config, phase_ends, run_config, train_arguments)
 from deep_impression.training.extensions import (  # noqa: F401
     EpochTrigger, RandomStates, Snapshot, ThirdsReport, alpha_schedule,
     list_snapshots, write_npz_atomically)
