@@ -55,8 +55,9 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
     """A Chainer ``Trainer`` for the paper's training (§2.2).
 
     Args:
-        model: an :class:`~deep_impression.models.audiovisual.AudiovisualNetwork`; moved
-            to ``device``.
+        model: an
+            :class:`~deep_impression.models.audiovisual.AudiovisualNetwork`;
+            moved to ``device``.
         train_data: a dataset of ``(audio, frame, labels)`` examples
             (:func:`~deep_impression.data.datasets.training_dataset`).
         out: the run directory (snapshots, log, plots, reports).
@@ -65,8 +66,9 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
         device: Chainer device specifier (default :func:`default_device`).
         seed: seeds the order in which examples are drawn (and, with the
             epoch and the example, the crops of a ``training_dataset``).
-        validation: an :class:`~deep_impression.data.datasets.EvaluationDataset`
-            for full-clip validation at the end of each third, or None.
+        validation: an
+            :class:`~deep_impression.data.datasets.EvaluationDataset` for
+            full-clip validation at the end of each third, or None.
         loaders: worker processes of the ``MultiprocessIterator``; 0 loads
             in this process (``SerialIterator``).
         snapshot_every: epochs between snapshots (also at each third).
