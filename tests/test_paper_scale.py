@@ -9,10 +9,12 @@ loader processes, validation after each third on every frame of the clip,
 Tables 1 and 2 written. Eight training clips make an update of 32 examples
 span four epochs, so 12 epochs are three updates, one per third.
 
-Cost: about 250-300 s of CPU (synthesis of ten 15-s 720p clips, three
-updates, five whole-clip evaluations of 375 frames); peak memory 1.7 GB
-(the training process). On a 2-core machine shared with 20 other busy
-processes it reached the end of the second third in 25 minutes.
+Measured on a 2-core machine shared with about 20 busy processes (load
+13-23): the ten clips took 3.6 min to make and 1 min to preprocess; the
+first third (one update and a 375-frame validation) 17.5 min, the second
+7 min, when the 30-min limit stopped it; peak memory 1.7 GB (the training
+process). Not yet seen to finish: on an idle CI machine it should take a
+fraction of that, which is still to be measured.
 """
 
 import json
