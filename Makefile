@@ -9,6 +9,8 @@ STAMP  = $(VENV)/.installed$(if $(MPI),-mpi,)
 # ChaLearn First Impressions format; DATA=/path/to/chalearn runs the paper.
 DATA   ?=
 RUN    ?= runs/reproduce
+# The paper-scale run (tests/test_paper_scale.py, over 20 minutes of CPU)
+# has its own target, test-paper.
 PYTEST_ARGS ?=
 # The `mpi` extra (mpi4py and an MPI with .venv/bin/mpiexec, all wheels) for
 # training on several processes with ChainerMN and for the 2-rank tests;
@@ -17,7 +19,7 @@ MPI    ?= 1
 comma  := ,
 EXTRAS := test$(if $(MPI),$(comma)mpi,)
 
-.PHONY: install test reproduce clean
+.PHONY: install test test-paper reproduce clean
 
 install: $(STAMP)
 
@@ -32,7 +34,10 @@ $(STAMP): setup.py
 	touch $(STAMP)
 
 test: install
-	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -m 'not paper_scale' $(PYTEST_ARGS)
+
+test-paper: install
+	$(BIN)/python -m pytest tests -m paper_scale $(PYTEST_ARGS)
 
 # Synthetic data, preprocessing, the three-phase training (shortened, see
 # experiments/configs/quick.json), evaluation and Tables 1 and 2; with

@@ -18,14 +18,19 @@ Every stage keeps what an earlier run finished (clips, store, snapshots),
 so running it again continues where it stopped. Also writes
 ``RUN/summary.json``.
 
+Settings: the configuration file, then ``--set section.key=value``
+overrides (``deep_impression.training.load_config``, as
+``deep-impression train --config``), then ``--seed K`` (the training seed;
+the run goes to ``RUN/train_seedK`` beside the shared data, with
+``RUN/summary_seedK.json``). The run's ``config.json`` records the result.
+
 Usage::
 
     python experiments/reproduce.py [--data DIR] [--out runs/reproduce]
-        [--config FILE] [--device DEV]
+        [--config FILE] [--set KEY=VALUE ...] [--seed K] [--device DEV]
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -113,6 +118,35 @@ def report_table3(reports_dir, scores, post_challenge):
     return passed
 
 
+def prepare(config, out, data=None, jobs=2, timings=None):
+    """Stages 1 and 2: the synthetic release (without ``data``) and its
+    clip store, ``out/store``; both keep what an earlier run made."""
+    from deep_impression.data.preprocess import preprocess
+    timings = {} if timings is None else timings
+    if data:
+        raw = data
+    else:
+        from deep_impression.data.synth import make_dataset
+        raw = os.path.join(out, 'raw')
+        s = config['synth']
+        _stage('1. synthetic ChaLearn-format release -> {}'.format(raw))
+        t = time.time()
+        make_dataset(raw, train=s['train'], val=s['val'], test=s['test'],
+                     seconds=s['seconds'], size=tuple(s['size']),
+                     fps=s['fps'], seed=s['seed'], jobs=jobs)
+        timings['synth_s'] = time.time() - t
+    store = os.path.join(out, 'store')
+    _stage('2. preprocessing {} -> {}'.format(raw, store))
+    t = time.time()
+    p = config['preprocess']
+    summary = preprocess(raw, store, jobs=jobs, width=p['width'],
+                         height=p['height'])
+    timings['preprocess_s'] = time.time() - t
+    print('{} clips ready, {} failed'.format(summary['ok'],
+                                             len(summary['failed'])))
+    return store
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data', default=None, metavar='DIR',
@@ -128,61 +162,45 @@ def main(argv=None):
                              'one, else the CPU)')
     parser.add_argument('--jobs', type=int, default=2,
                         help='processes for making and preprocessing clips')
+    parser.add_argument('--set', action='append', default=[],
+                        metavar='KEY=VALUE',
+                        help='override a setting, e.g. train.epochs=3 '
+                             '(repeatable)')
+    parser.add_argument('--seed', type=int, default=None, metavar='K',
+                        help='training seed (default: the configuration\'s); '
+                             'the run goes to OUT/train_seedK')
     args = parser.parse_args(argv)
 
-    from deep_impression import evaluation, training
+    from deep_impression import evaluation, fileio, training
     from deep_impression.evaluation import reports
     from deep_impression.errors import DeepImpressionError
-    from deep_impression.data.preprocess import preprocess
     from deep_impression.models.weights import load_model
 
     config_path = args.config or os.path.join(
         CONFIGS, 'paper.json' if args.data else 'quick.json')
-    with open(config_path) as f:
-        config = json.load(f)
     out = args.out
-    os.makedirs(out, exist_ok=True)
     started = time.time()
     timings = {}
-    print('config: {} ({})'.format(config_path, config['name']))
+    suffix = '' if args.seed is None else '_seed{}'.format(args.seed)
 
     try:
-        if args.data:
-            raw = args.data
-        else:
-            from deep_impression.data.synth import make_dataset
-            raw = os.path.join(out, 'raw')
-            s = config['synth']
-            _stage('1. synthetic ChaLearn-format release -> {}'.format(raw))
-            t = time.time()
-            make_dataset(raw, train=s['train'], val=s['val'], test=s['test'],
-                         seconds=s['seconds'], size=tuple(s['size']),
-                         fps=s['fps'], seed=s['seed'], jobs=args.jobs)
-            timings['synth_s'] = time.time() - t
+        config = training.load_config(config_path, args.set, seed=args.seed)
+        os.makedirs(out, exist_ok=True)
+        print('config: {} ({}){}'.format(config_path, config['name'], ''.join(
+            '; ' + o for o in args.set)))
+        store = prepare(config, out, data=args.data, jobs=args.jobs,
+                        timings=timings)
 
-        store = os.path.join(out, 'store')
-        _stage('2. preprocessing {} -> {}'.format(raw, store))
-        t = time.time()
-        p = config['preprocess']
-        summary = preprocess(raw, store, jobs=args.jobs, width=p['width'],
-                             height=p['height'])
-        timings['preprocess_s'] = time.time() - t
-        print('{} clips ready, {} failed'.format(summary['ok'],
-                                                  len(summary['failed'])))
-
-        run_dir = os.path.join(out, 'train')
+        run_dir = os.path.join(out, 'train' + suffix)
         c = config['train']
         _stage('3. training ({} epochs, alpha / 10 after epochs {}) -> {}'
                .format(c['epochs'],
                        ' and '.join(map(str, training.phase_ends(
                            c['epochs'])[:-1])), run_dir))
         t = time.time()
-        result = training.train(
-            store, run_dir, epochs=c['epochs'], batch_size=c['batch_size'],
-            device=args.device, resume_run=True, seed=c['seed'],
-            audio_crop=c['audio_crop'], frame_crop=c['frame_crop'],
-            validation_max_frames=c['validation_max_frames'],
-            snapshot_every=c['snapshot_every'], loaders=c['loaders'])
+        result = training.train(store, run_dir, device=args.device,
+                                resume_run=True,
+                                **training.train_arguments(config))
         timings['train_s'] = time.time() - t
 
         e = config['evaluate']
@@ -242,7 +260,8 @@ def main(argv=None):
               'average validation accuracy.'.format(
                   'PASS' if passed else 'FAIL',
                   'beats' if passed else 'does not beat', required))
-    summary = dict(config=config_path, data=args.data or 'synthetic',
+    summary = dict(config=config_path, settings=config,
+                   data=args.data or 'synthetic', seed=c['seed'],
                    table1={str(k): v for k, v in result['table1'].items()},
                    scores={s: dict(model=v['model'], constant=v['constant'],
                                    clips=v['clips'], failed=v['failed'])
@@ -252,8 +271,8 @@ def main(argv=None):
                    table3={k: ev.as_dict()
                            for k, ev in post_challenge.items()},
                    post_challenge_passed=post_passed)
-    with open(os.path.join(out, 'summary.json'), 'w') as f:
-        json.dump(summary, f, indent=2)
+    fileio.write_json(os.path.join(out, 'summary{}.json'.format(suffix)),
+                      summary, indent=2)
     return 1 if False in (passed, post_passed) else 0
 
 

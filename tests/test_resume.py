@@ -1,5 +1,7 @@
 """A training run killed with SIGKILL continues with --resume from its last
-snapshot, and ends exactly where an uninterrupted run ends."""
+snapshot, and ends exactly where an uninterrupted run ends; loader
+processes draw the same crops as the training process (each example's
+crops are seeded from the run's seed, the epoch and the example)."""
 
 import json
 import os
@@ -14,15 +16,16 @@ import pytest
 from deep_impression import training
 
 # Tiny crops, batches of 2 (3 updates per epoch on the 6 training clips),
-# snapshots after epochs 2, 4 and 6 (the thirds), crops drawn in the
-# training process (loaders=0) so that their random state is part of the
-# snapshots.
+# snapshots after epochs 2, 4 and 6 (the thirds); the reference run loads
+# examples in the training process (loaders=0).
 SETTINGS = dict(epochs=6, batch_size=2, audio_crop=1024, frame_crop=32,
                 snapshot_every=2, loaders=0, seed=3)
+#: The interrupted run: two loader processes.
+LOADERS = dict(SETTINGS, loaders=2)
 
 
 def _cli_args(store, run):
-    s = SETTINGS
+    s = LOADERS
     return [sys.executable, '-m', 'deep_impression', 'train', store,
             '--out', run, '--epochs', str(s['epochs']),
             '--batchsize', str(s['batch_size']),
@@ -45,8 +48,8 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path,
     done = training.train(synthetic_store, reference, device='@numpy',
                           validate=False, progress_bar=False, **SETTINGS)
 
-    # The same run in its own process group, killed with SIGKILL once it
-    # has written the snapshot of epoch 2.
+    # The same run with two loader processes, in its own process group,
+    # killed with SIGKILL once it has written the snapshot of epoch 2.
     run = str(tmp_path / 'run')
     proc = subprocess.Popen(_cli_args(synthetic_store, run),
                             stdout=subprocess.DEVNULL,
@@ -75,7 +78,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path,
     # Resuming continues from that snapshot ...
     resumed = training.train(synthetic_store, run, device='@numpy',
                              validate=False, progress_bar=False,
-                             resume_run=True, **SETTINGS)
+                             resume_run=True, **LOADERS)
     assert resumed['resumed_from'] == last
     # ... with the same epochs logged once each ...
     with open(os.path.join(run, 'log')) as f:
@@ -95,6 +98,21 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path,
     for key in a:
         numpy.testing.assert_allclose(b[key], a[key], rtol=1e-5, atol=1e-6,
                                       err_msg=key)
+
+
+def test_loader_processes_give_the_same_weights(tmp_path, synthetic_store):
+    # Twice with two loader processes, once in the training process: the
+    # crops do not depend on which process draws them.
+    runs = [training.train(synthetic_store, str(tmp_path / name),
+                           device='@numpy', validate=False,
+                           progress_bar=False,
+                           **dict(SETTINGS, epochs=3, loaders=loaders))
+            for name, loaders in (('a', 2), ('b', 2), ('c', 0))]
+    weights = [_weights(r['model']) for r in runs]
+    for key in weights[0]:
+        for other in weights[1:]:
+            numpy.testing.assert_array_equal(other[key], weights[0][key],
+                                             err_msg=key)
 
 
 def test_resume_with_other_settings_is_refused(tmp_path, synthetic_store):

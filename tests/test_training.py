@@ -196,20 +196,19 @@ def test_train_refuses_to_overwrite_a_run(tmp_path, synthetic_store):
 # clips whose traits depend on the picture and the sound, the paper's
 # recipe shortened for a CPU) must beat the constant predictor (the training
 # labels' mean) on the validation clips, predicted whole (§2.3), by the
-# margin the config names. The same run, without the test split, with the
-# crops drawn in this process (so the result does not depend on process
-# ids), and 5 frames per validation clip instead of 10.
+# margin the config names. The same run, read through the same
+# configuration mechanism, without the test split and with 5 frames per
+# validation clip instead of 10.
 QUICK_CONFIG = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), 'experiments', 'configs', 'quick.json')
 
 
 def test_training_beats_the_constant_predictor(tmp_path):
-    import json
     from deep_impression import evaluation
     from deep_impression.data.preprocess import preprocess
     from deep_impression.data.synth import make_dataset
-    with open(QUICK_CONFIG) as f:
-        config = json.load(f)
+    config = training.load_config(QUICK_CONFIG, [
+        'train.validation_max_frames=5', 'train.snapshot_every=1000'])
     s, p, t = config['synth'], config['preprocess'], config['train']
     raw, store = str(tmp_path / 'raw'), str(tmp_path / 'store')
     make_dataset(raw, train=s['train'], val=s['val'], test=0,
@@ -218,12 +217,9 @@ def test_training_beats_the_constant_predictor(tmp_path):
     summary = preprocess(raw, store, jobs=2, width=p['width'],
                          height=p['height'])
     assert not summary['failed']
-    result = training.train(
-        store, str(tmp_path / 'run'), epochs=t['epochs'],
-        batch_size=t['batch_size'], device='@numpy', seed=t['seed'],
-        audio_crop=t['audio_crop'], frame_crop=t['frame_crop'],
-        validation_max_frames=5, loaders=0, snapshot_every=t['epochs'],
-        progress_bar=False)
+    result = training.train(store, str(tmp_path / 'run'), device='@numpy',
+                            progress_bar=False,
+                            **training.train_arguments(config))
     network = result['table1'][t['epochs']]['average']
     constant = evaluation.constant_accuracy(
         evaluation.split_labels(store, 'train'),

@@ -1,9 +1,21 @@
-"""``deep-impression train DATA_DIR --out RUN_DIR``: train as in the paper."""
+"""``deep-impression train DATA_DIR --out RUN_DIR``: train as in the paper.
+
+Settings come from the paper (:func:`deep_impression.training.default_config`),
+then ``--config FILE`` (the JSON files ``experiments/reproduce.py`` reads),
+then ``--set section.key=value`` and the flags below, in that order.
+"""
 
 import os
 
 from deep_impression.commands._arguments import add_store, positive_int
-from deep_impression.constants import AUDIO_CROP, FRAME_CROP
+
+#: Flags that are shorthands for ``--set train.<key>=...``.
+FLAG_SETTINGS = (('epochs', 'epochs'), ('batchsize', 'batch_size'),
+                 ('seed', 'seed'), ('audio_crop', 'audio_crop'),
+                 ('frame_crop', 'frame_crop'),
+                 ('val_max_frames', 'validation_max_frames'),
+                 ('alpha', 'alpha'), ('loaders', 'loaders'),
+                 ('snapshot_every', 'snapshot_every'))
 
 
 def add_parser(sub):
@@ -18,38 +30,44 @@ def add_parser(sub):
     add_store(p)
     p.add_argument('--out', required=True, metavar='RUN_DIR',
                    help='run directory (snapshots, log, reports, model)')
-    p.add_argument('--epochs', type=positive_int, default=training.EPOCHS,
-                   help='epochs (default %(default)s, as the paper)')
-    p.add_argument('--batchsize', type=positive_int,
-                   default=training.BATCH_SIZE,
-                   help='examples per update (default %(default)s)')
+    p.add_argument('--config', default=None, metavar='FILE',
+                   help='a JSON configuration, as experiments/configs/*.json '
+                        '(default: the paper\'s settings)')
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help='override a setting of the configuration, e.g. '
+                        'train.epochs=3 (repeatable)')
+    p.add_argument('--epochs', type=positive_int, default=None,
+                   help='epochs (default {}, as the paper)'.format(
+                       training.EPOCHS))
+    p.add_argument('--batchsize', type=positive_int, default=None,
+                   help='examples per update (default {})'.format(
+                       training.BATCH_SIZE))
     p.add_argument('--device', default=None,
                    help='Chainer device, e.g. @cupy:0 or @numpy (default: '
                         'the GPU when CuPy finds one, else the CPU)')
     p.add_argument('--resume', action='store_true',
                    help='continue the run in RUN_DIR from its newest '
                         'snapshot')
-    p.add_argument('--seed', type=int, default=0, metavar='K',
+    p.add_argument('--seed', type=int, default=None, metavar='K',
                    help='random seed (initial weights, example order, crops)')
-    p.add_argument('--audio-crop', type=positive_int, default=AUDIO_CROP,
-                   metavar='SAMPLES',
-                   help='audio crop per example (default %(default)s)')
-    p.add_argument('--frame-crop', type=positive_int, default=FRAME_CROP,
-                   metavar='PIXELS',
-                   help='square frame crop per example (default %(default)s)')
+    p.add_argument('--audio-crop', type=positive_int, default=None,
+                   metavar='SAMPLES', help='audio crop per example')
+    p.add_argument('--frame-crop', type=positive_int, default=None,
+                   metavar='PIXELS', help='square frame crop per example')
     p.add_argument('--val-max-frames', type=positive_int, default=None,
                    metavar='K',
                    help='validate on at most K evenly spaced frames per clip '
                         '(default: every frame, as the paper)')
-    p.add_argument('--alpha', type=float, default=training.ADAM['alpha'],
-                   help="Adam's initial alpha (default %(default)s)")
-    p.add_argument('--loaders', type=int, default=2, metavar='N',
-                   help='data loading processes (default %(default)s; 0 '
-                        'loads in the training process)')
-    p.add_argument('--snapshot-every', type=positive_int, default=10,
+    p.add_argument('--alpha', type=float, default=None,
+                   help="Adam's initial alpha (default {})".format(
+                       training.ADAM['alpha']))
+    p.add_argument('--loaders', type=int, default=None, metavar='N',
+                   help='data loading processes (0 loads in the training '
+                        'process)')
+    p.add_argument('--snapshot-every', type=positive_int, default=None,
                    metavar='EPOCHS',
-                   help='epochs between snapshots (default %(default)s; also '
-                        'at the end of each third)')
+                   help='epochs between snapshots (also at the end of each '
+                        'third)')
     p.add_argument('--no-validation', action='store_true',
                    help='skip the validation at the end of each third')
     p.add_argument('--communicator', default=None, metavar='NAME',
@@ -61,7 +79,17 @@ def add_parser(sub):
     return p
 
 
-def _train(args):
+def _config(args):
+    """The experiment's configuration: the paper's, then ``--config``, then
+    ``--set`` and the flags that are shorthands for it."""
+    from deep_impression import training
+    flags = [('train.' + key, getattr(args, name))
+             for name, key in FLAG_SETTINGS
+             if getattr(args, name) is not None]
+    return training.load_config(args.config, args.set + flags)
+
+
+def _train(args, config):
     """Run the training; on several ranks, a failing rank stops them all
     (:func:`~deep_impression.training.distributed.stop_all_ranks`)."""
     from deep_impression import training
@@ -72,13 +100,9 @@ def _train(args):
             comm = distributed.create_communicator(args.communicator)
             device = distributed.rank_device(comm, args.communicator, device)
         result = training.train(
-            args.data_dir, args.out, epochs=args.epochs,
-            batch_size=args.batchsize, device=device,
-            resume_run=args.resume, seed=args.seed,
-            audio_crop=args.audio_crop, frame_crop=args.frame_crop,
-            validation_max_frames=args.val_max_frames, alpha=args.alpha,
-            loaders=args.loaders, snapshot_every=args.snapshot_every,
-            validate=not args.no_validation, communicator=comm)
+            args.data_dir, args.out, device=device, resume_run=args.resume,
+            validate=not args.no_validation, communicator=comm,
+            **training.train_arguments(config))
     except BaseException as e:
         if args.communicator is None:
             raise
@@ -111,27 +135,29 @@ def _add_model_arguments(p):
                    help='rnn: seconds per time point (default %(default)s)')
 
 
-def _run_post_challenge(args):
+def _run_post_challenge(args, settings):
+    """``--model per-trait`` or ``rnn``; ``settings``: the configuration's
+    ``train`` section."""
     from deep_impression import training
     from deep_impression.errors import InputError
     if args.model == 'per-trait':
         if not args.init:
             raise InputError('--model per-trait needs --init')
-        # --epochs left at its default: the rest of the challenge schedule.
+        # No --epochs: the rest of the challenge run's schedule.
         result = training.train_per_trait(
             args.data_dir, args.out, args.init, device=args.device,
-            epochs=(None if args.epochs == training.EPOCHS else args.epochs),
-            resume_run=args.resume, loaders=args.loaders)
+            epochs=args.epochs, resume_run=args.resume,
+            loaders=settings['loaders'])
     else:
         if not args.base:
             raise InputError('--model rnn needs --base')
         result = training.train_recurrent(
-            args.data_dir, args.out, args.base, epochs=args.epochs,
-            batch_size=args.batchsize, device=args.device,
-            resume_run=args.resume, seed=args.seed, alpha=args.alpha,
-            step_seconds=args.step_seconds,
+            args.data_dir, args.out, args.base, epochs=settings['epochs'],
+            batch_size=settings['batch_size'], device=args.device,
+            resume_run=args.resume, seed=settings['seed'],
+            alpha=settings['alpha'], step_seconds=args.step_seconds,
             frames_per_step=args.frames_per_step,
-            snapshot_every=args.snapshot_every,
+            snapshot_every=settings['snapshot_every'],
             validate=not args.no_validation)
     print('model ({}): {}'.format(args.model, result['model']))
     return 0
@@ -139,9 +165,10 @@ def _run_post_challenge(args):
 
 def run(args):
     from deep_impression import training
+    config = _config(args)
     if args.model != 'challenge':
-        return _run_post_challenge(args)
-    result, rank0 = _train(args)
+        return _run_post_challenge(args, config['train'])
+    result, rank0 = _train(args, config)
     if not rank0:
         return 0
     reports_dir = os.path.join(args.out, training.REPORTS_DIR)

@@ -13,8 +13,9 @@
   all its frames (or an even subsample), the frames streamed in chunks.
 
 All of them pickle and work in ``chainer.iterators.MultiprocessIterator``
-workers: the store keeps no open files, and each worker process draws its
-own random numbers (see :class:`TrainingTransform`).
+workers: the store keeps no open files, and a training example's random
+choices depend on the run's seed, the epoch and the example, not on the
+process that draws them (:func:`example_generator`).
 """
 
 import logging
@@ -72,11 +73,12 @@ class TrainingTransform(object):
       around its centre first.
     * labels (5,) float32 in TRAITS order.
 
-    Random numbers: a NumPy generator per process. With ``seed`` the
-    process that made the transform draws a reproducible sequence; forked
-    workers (``MultiprocessIterator``) each start a generator of their own
-    (seeded from ``seed`` and their process id, or from the operating
-    system without ``seed``), so workers never repeat each other's crops.
+    Random numbers: ``transform(clip, rng)`` draws from the given
+    generator; :class:`RobustTransformDataset` passes one made from the
+    run's seed, the epoch and the example (:func:`example_generator`), so
+    the crops do not depend on which process draws them. Without ``rng``
+    a generator of this process is used (seeded from ``seed`` and the
+    process id, or from the operating system without ``seed``).
     """
 
     def __init__(self, audio_crop=AUDIO_CROP, frame_crop=FRAME_CROP,
@@ -108,7 +110,8 @@ class TrainingTransform(object):
             self._pid = pid
         return self._rng
 
-    def sample(self, num_samples, num_frames, frame_height, frame_width):
+    def sample(self, num_samples, num_frames, frame_height, frame_width,
+               rng=None):
         """Draw one example's random choices.
 
         Args:
@@ -116,12 +119,13 @@ class TrainingTransform(object):
             num_frames: frames of the clip.
             frame_height, frame_width: frame size (pixels), after padding
                 to at least the crop size.
+            rng: ``numpy.random.Generator`` (default :attr:`rng`).
 
         Returns:
             dict ``audio_start``, ``frame_index``, ``top``, ``left``,
             ``flip`` (bool).
         """
-        rng = self.rng
+        rng = self.rng if rng is None else rng
         return dict(
             audio_start=int(rng.integers(
                 0, max(num_samples - self.audio_crop, 0) + 1)),
@@ -139,7 +143,7 @@ class TrainingTransform(object):
         return numpy.pad(frame, ((ph // 2, ph - ph // 2),
                                  (pw // 2, pw - pw // 2), (0, 0)))
 
-    def __call__(self, clip):
+    def __call__(self, clip, rng=None):
         audio = clip.audio(mmap=True)
         num_frames = clip.num_frames
         # Frame size from the store when all frames share one; the draw of
@@ -151,7 +155,7 @@ class TrainingTransform(object):
         else:
             height = max(size[1], self.frame_crop)
             width = max(size[0], self.frame_crop)
-        p = self.sample(audio.shape[0], num_frames, height, width)
+        p = self.sample(audio.shape[0], num_frames, height, width, rng)
         return self.apply(clip, p, audio=audio)
 
     def apply(self, clip, params, audio=None):
@@ -177,34 +181,88 @@ class TrainingTransform(object):
         return a.reshape(1, 1, self.audio_crop), frame_chw, clip.labels
 
 
-class RobustTransformDataset(chainer.dataset.DatasetMixin):
-    """``transform(dataset[i])``, replacing examples that fail to load.
+def example_generator(seed, epoch, index, attempt=0):
+    """The generator of one training example's random choices.
 
-    A failure is logged (clip and reason) and another example, drawn at
-    random, takes its place; after ``max_retries`` failures in a row the
-    error is raised.
+    Seeded from the run's ``seed``, the ``epoch`` and the example's
+    ``index`` (and the ``attempt`` after a clip failed to load), so an
+    example's crops are the same whichever process draws them: a run gives
+    the same weights with any number of loader processes, and after a
+    resume. Index -1 is the epoch's order (:class:`EpochOrderSampler`).
+    With ``seed=None``, a generator seeded by the operating system.
+    """
+    if seed is None:
+        return numpy.random.default_rng()
+    # Entropy words must be non-negative: index -1 (an epoch's order)
+    # becomes 0 and examples start at 1.
+    return numpy.random.default_rng([int(seed), int(epoch), int(index) + 1,
+                                     int(attempt)])
+
+
+class EpochOrderSampler(object):
+    """A Chainer order sampler whose indices also name the epoch.
+
+    Each epoch is a permutation of the ``n`` examples drawn from
+    :func:`example_generator` of ``seed`` and the epoch (epochs counted
+    from 1), offset by ``epoch * n``: index ``k`` is example ``k % n`` in
+    epoch ``k // n``. The iterator keeps the order in its state (and in
+    snapshots), so the sampler has no state of its own: a
+    ``MultiprocessIterator`` that draws the next epoch's order ahead of
+    time changes nothing, and a resumed run draws what an uninterrupted
+    one would have. :class:`RobustTransformDataset` reads the epoch back
+    to seed the example's crops.
+
+    Args:
+        seed: the run's seed (None: orders from the operating system).
     """
 
-    def __init__(self, dataset, transform, max_retries=10):
+    def __init__(self, seed):
+        self.seed = seed
+
+    def __call__(self, current_order, current_position):
+        n = len(current_order)
+        epoch = int(numpy.max(current_order)) // n + 1
+        rng = example_generator(self.seed, epoch, -1)
+        return rng.permutation(n) + epoch * n
+
+
+class RobustTransformDataset(chainer.dataset.DatasetMixin):
+    """``transform(dataset[i], rng)``, replacing examples that fail to load.
+
+    Index ``k`` may exceed the dataset's length: it is example ``k % n``
+    of epoch ``k // n`` (:class:`EpochOrderSampler`), and its random
+    choices come from :func:`example_generator` of ``seed``, the epoch
+    and the example. A failure is logged (clip and reason) and another
+    example, drawn from the same generator, takes its place; after
+    ``max_retries`` failures in a row the error is raised.
+    """
+
+    #: Takes indices from :class:`EpochOrderSampler` (the trainer asks).
+    epoch_indices = True
+
+    def __init__(self, dataset, transform, max_retries=10, seed=None):
         self.dataset = dataset
         self.transform = transform
         self.max_retries = max_retries
+        self.seed = seed
         self.failures = 0
 
     def __len__(self):
         return len(self.dataset)
 
     def get_example(self, i):
-        for _ in range(self.max_retries):
+        epoch, i = divmod(int(i), len(self))
+        for attempt in range(self.max_retries):
+            rng = example_generator(self.seed, epoch, i, attempt)
             example = self.dataset[i]
             try:
-                return self.transform(example)
+                return self.transform(example, rng)
             except Exception as e:
                 self.failures += 1
                 logger.warning('%s: cannot load (%s: %s); using another clip',
                                getattr(example, 'clip_id', i),
                                type(e).__name__, e)
-                i = int(numpy.random.default_rng().integers(len(self)))
+                i = int(rng.integers(len(self)))
         raise DeepImpressionError('{} examples in a row failed to load; see '
                                   'the warnings above'.format(
                                       self.max_retries))
@@ -221,7 +279,8 @@ def training_dataset(root, split='train', audio_crop=AUDIO_CROP,
     """
     return RobustTransformDataset(
         ClipDataset(root, split),
-        TrainingTransform(audio_crop, frame_crop, flip=flip, seed=seed))
+        TrainingTransform(audio_crop, frame_crop, flip=flip, seed=seed),
+        seed=seed)
 
 
 class FrameReader(object):

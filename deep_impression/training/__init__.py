@@ -23,7 +23,7 @@ import importlib
 from deep_impression.training.config import (  # noqa: F401
     ADAM, ALPHA_DECAY, BATCH_SIZE, CONFIG_FILE, EPOCHS, MODEL_FILE, PHASES,
     REPORTS_DIR, SNAPSHOT_FORMAT, default_device, deviations, learning_rate,
-    phase_ends, run_config)
+    default_config, load_config, phase_ends, run_config, train_arguments)
 from deep_impression.errors import DeepImpressionError  # noqa: F401
 
 #: Names of the modules that need Chainer, imported on first use (PEP 562):

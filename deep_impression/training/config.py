@@ -5,9 +5,16 @@
 * alpha divided by 10 after each third of the epochs (after 300 and 600 of
   900): :func:`phase_ends` and :func:`learning_rate`;
 * :func:`run_config`: the settings of a run as stored in its
-  ``config.json``; :func:`deviations`: how they differ from the paper's.
+  ``config.json``; :func:`deviations`: how they differ from the paper's;
+* :func:`load_config`: an experiment's configuration (the JSON files of
+  ``experiments/configs``, read by ``experiments/reproduce.py`` and
+  ``deep-impression train --config``) with ``section.key=value``
+  overrides; :func:`train_arguments`: its training settings as
+  :func:`~deep_impression.training.trainer.train` takes them.
 """
 
+import copy
+import json
 import os
 
 from deep_impression.constants import (AUDIO_CROP, FRAME_CROP, FRAME_HEIGHT,
@@ -113,3 +120,108 @@ def default_device():
     except Exception:
         pass
     return '@numpy'
+
+
+def default_config():
+    """An experiment's configuration as the paper sets it (§2.2-2.3, §3).
+
+    Sections: ``synth`` (a synthetic stand-in of the challenge's size:
+    6000/2000/2000 clips of 15 s, 1280x720 at 30 frames/s), ``preprocess``
+    (456x256 frames), ``train`` (the keyword arguments of
+    :func:`~deep_impression.training.trainer.train`: 900 epochs, batches
+    of 32, 50176-sample and 224x224 crops, every validation frame) and
+    ``evaluate``; a configuration file changes some of them.
+    """
+    return dict(
+        name='the paper\'s settings', about='',
+        synth=dict(train=6000, val=2000, test=2000, seconds=15.0,
+                   size=[1280, 720], fps=30, seed=0),
+        preprocess=dict(width=FRAME_WIDTH, height=FRAME_HEIGHT),
+        train=dict(epochs=EPOCHS, batch_size=BATCH_SIZE,
+                   audio_crop=AUDIO_CROP, frame_crop=FRAME_CROP,
+                   validation_max_frames=None, alpha=ADAM['alpha'],
+                   snapshot_every=10, seed=0, loaders=2),
+        evaluate=dict(max_frames=None, splits=['validation', 'test']),
+        min_margin_over_constant=None)
+
+
+def _parse_value(text):
+    # JSON where it parses (numbers, null, lists), else the text itself.
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _set(config, key, value, source):
+    parts = key.split('.')
+    node = config
+    for depth, part in enumerate(parts):
+        if not isinstance(node, dict) or part not in node:
+            raise InputError('{}: unknown setting {!r} (known: {})'.format(
+                source, '.'.join(parts[:depth + 1]), ', '.join(
+                    sorted(node) if isinstance(node, dict) else [])))
+        if depth == len(parts) - 1:
+            node[part] = value
+        else:
+            node = node[part]
+
+
+def load_config(path=None, overrides=(), seed=None):
+    """An experiment's configuration: defaults, file, then overrides.
+
+    Args:
+        path: a JSON configuration (``experiments/configs/*.json``); its
+            sections replace the keys of :func:`default_config` they name.
+            None: the defaults alone.
+        overrides: ``'section.key=value'`` strings (``--set``; the value
+            is read as JSON where it parses, e.g. ``train.epochs=3``,
+            ``synth.size=[1280,720]``, else as text) or ``(key, value)``
+            pairs, applied in order.
+        seed: the training seed (``train.seed``), applied last.
+
+    Returns:
+        dict with the sections of :func:`default_config`; ``source`` names
+        the file.
+
+    Raises:
+        InputError: an unreadable file or an unknown setting, named.
+    """
+    config = default_config()
+    if path is not None:
+        try:
+            with open(path, encoding='utf-8') as f:
+                stored = json.load(f)
+        except (OSError, ValueError) as e:
+            raise InputError('{}: cannot read the configuration ({})'.format(
+                path, e)) from None
+        if not isinstance(stored, dict):
+            raise InputError('{}: expected a JSON object'.format(path))
+        for key, value in stored.items():
+            if isinstance(config.get(key), dict):
+                if not isinstance(value, dict):
+                    raise InputError('{}: {!r} must be an object'.format(
+                        path, key))
+                for name, item in value.items():
+                    _set(config, '{}.{}'.format(key, name), item, path)
+            else:
+                config[key] = value
+    for item in overrides:
+        if isinstance(item, str):
+            key, sep, text = item.partition('=')
+            if not sep:
+                raise InputError('--set {!r}: expected KEY=VALUE, e.g. '
+                                 'train.epochs=3'.format(item))
+            item = (key.strip(), _parse_value(text))
+        _set(config, item[0], item[1], '--set')
+    if seed is not None:
+        config['train']['seed'] = int(seed)
+    config['source'] = None if path is None else os.path.abspath(path)
+    return copy.deepcopy(config)
+
+
+def train_arguments(config):
+    """The ``train`` section as keyword arguments of
+    :func:`~deep_impression.training.trainer.train`, with the whole
+    configuration to record in the run's ``config.json``."""
+    return dict(config['train'], experiment=config)

@@ -66,18 +66,20 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
     ``trainer.updater.get_optimizer('main').target.predictor``.
 
     Args:
-        model: an :class:`~deep_impression.AudiovisualNetwork`; moved
-            to ``device``.
+        model: an
+            :class:`~deep_impression.models.audiovisual.AudiovisualNetwork`;
+            moved to ``device``.
         train_data: a dataset of ``(audio, frame, labels)`` examples
             (:func:`~deep_impression.data.datasets.training_dataset`).
         out: the run directory (snapshots, log, plots, reports).
         epochs: length of the three-phase schedule.
         batch_size: examples per update.
         device: Chainer device specifier (default :func:`default_device`).
-        seed: seeds the order in which examples are drawn.
+        seed: seeds the order in which examples are drawn (and, with the
+            epoch and the example, the crops of a ``training_dataset``).
         validation: an
-            :class:`~deep_impression.data.datasets.EvaluationDataset`
-            for full-clip validation at the end of each third, or None.
+            :class:`~deep_impression.data.datasets.EvaluationDataset` for
+            full-clip validation at the end of each third, or None.
         loaders: worker processes of the ``MultiprocessIterator``; 0 loads
             in this process (``SerialIterator``).
         snapshot_every: epochs between snapshots (also at each third).
@@ -120,8 +122,14 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
         optimizer = distributed.multi_node_optimizer(optimizer, comm,
                                                      regressor)
 
+    # A dataset that seeds each example's crops from the epoch gets
+    # indices that also name the epoch (datasets.EpochOrderSampler).
+    from deep_impression.data.datasets import EpochOrderSampler
     order_rng = numpy.random.RandomState(seed)
-    sampler = chainer.iterators.ShuffleOrderSampler(order_rng)
+    if getattr(train_data, 'epoch_indices', False):
+        sampler = EpochOrderSampler(seed)
+    else:
+        sampler = chainer.iterators.ShuffleOrderSampler(order_rng)
     if loaders and loaders > 0:
         # dataset_timeout=None: the first batch is then loaded in this
         # thread, so a store whose every clip fails raises its one-line
@@ -224,7 +232,9 @@ def prepare_run_dir(out, config, resume_run):
             raise DeepImpressionError(
                 '{}: cannot resume with {}; the stopped run used {}'.format(
                     config_path, _world(config), _world(stored)))
-        for key in sorted(config):
+        # The settings that shape the run must match; the experiment's
+        # record (loaders, evaluation) is rewritten.
+        for key in sorted(set(config) - {'experiment'}):
             if stored.get(key) != config[key]:
                 raise DeepImpressionError(
                     '{}: cannot resume with {} = {!r}; the stopped run used '
@@ -275,7 +285,8 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
           resume_run=False, seed=0, audio_crop=AUDIO_CROP,
           frame_crop=FRAME_CROP, validation_max_frames=None,
           alpha=ADAM['alpha'], loaders=2, snapshot_every=10,
-          validate=True, progress_bar=None, extend=None, communicator=None):
+          validate=True, progress_bar=None, extend=None, communicator=None,
+          experiment=None):
     """Train the network on a clip store; what ``deep-impression train`` runs.
 
     Writes into ``out``: ``config.json``, snapshots, ``log``,
@@ -297,6 +308,9 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
             global batch is ``batch_size``); only rank 0 writes. ``device``
             is then this rank's device
             (:func:`~deep_impression.training.distributed.rank_device`).
+        experiment: the experiment's whole configuration
+            (:func:`~deep_impression.training.config.load_config`),
+            recorded in ``config.json`` as ``experiment``.
         (others: see :func:`make_trainer` and :func:`run_config`.)
 
     Returns:
@@ -324,6 +338,8 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
                         snapshot_every)
     size = ClipStore(data_dir).frame_size
     config['frame_size'] = None if size is None else [int(v) for v in size]
+    if experiment is not None:
+        config['experiment'] = experiment
     if comm is not None:
         config['ranks'] = comm.size
     distributed.agree(comm, lambda: prepare_run_dir(out, config, resume_run))
@@ -346,16 +362,16 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
             validation = None
 
     # The seed fixes the initial weights (He normal draws from NumPy's
-    # global generator), the order of examples and the in-process crops.
+    # global generator), the order of examples and, with the epoch and the
+    # example, each crop (datasets.example_generator).
     numpy.random.seed(seed)
     model = AudiovisualNetwork()
-    transform = train_data.transform
     trainer = make_trainer(
         model, train_data, out, epochs=epochs, batch_size=batch_size,
         device=device, seed=seed, validation=validation, loaders=loaders,
         snapshot_every=snapshot_every, alpha=alpha,
         progress_bar=progress_bar, note=deviations(config),
-        random_states={'crops': lambda: transform.rng}, communicator=comm)
+        communicator=comm)
     model = trainer.updater.get_optimizer('main').target.predictor
     if extend is not None:
         extend(trainer)
