@@ -14,6 +14,7 @@ user saved by hand.
 """
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -131,3 +132,23 @@ def ensure_dir(path):
         raise DeepImpressionError('{}: cannot write in this folder ({})'
                                   .format(path, e.strerror or e)) from None
     return path
+
+
+def file_digest(path, *algorithms, block=1 << 20):
+    """Hex digests of a file's bytes, read once in blocks of ``block``.
+
+    Args:
+        algorithms: :mod:`hashlib` names (default ``'sha256'``), or hash
+            objects already fed a prefix (e.g. git's ``blob <size>\0``).
+
+    Returns:
+        one hex string, or a tuple of them for several algorithms.
+    """
+    hashes = [hashlib.new(a) if isinstance(a, str) else a
+              for a in (algorithms or ('sha256',))]
+    with open(path, 'rb') as f:
+        for data in iter(lambda: f.read(block), b''):
+            for h in hashes:
+                h.update(data)
+    digests = tuple(h.hexdigest() for h in hashes)
+    return digests[0] if len(digests) == 1 else digests

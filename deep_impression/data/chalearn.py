@@ -327,10 +327,5 @@ def materialize(source, tmp_dir):
 
 def sha1_of(path):
     """Hex SHA-1 of a file (the manifest's source checksum)."""
-    import hashlib
-    digest = hashlib.sha1()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
+    return fileio.file_digest(path, 'sha1')
 

@@ -13,14 +13,13 @@ in ``$DEEP_IMPRESSION_CACHE`` if set, else ``$XDG_CACHE_HOME/deep-impression``
 one ONNX file per part.
 """
 
-import hashlib
 import os
 import warnings
 import weakref
 
 import numpy
 
-from deep_impression import inputs
+from deep_impression import fileio, inputs
 from deep_impression.inference import clip
 from deep_impression.errors import (DeepImpressionError, InputError,
                                     WeightsError)
@@ -237,11 +236,7 @@ def cache_dir():
 
 def file_sha256(path):
     """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
+    return fileio.file_digest(path)
 
 
 def cached_export_paths(weights, directory=None):

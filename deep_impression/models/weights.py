@@ -192,14 +192,8 @@ def file_digests(path, block=1 << 20):
     ``b'blob <size in decimal>\\0'`` followed by the file's bytes.
     """
     path = os.fspath(path)
-    size = os.path.getsize(path)
-    sha256 = hashlib.sha256()
-    blob = hashlib.sha1(b'blob %d\0' % size)
-    with open(path, 'rb') as f:
-        for data in iter(lambda: f.read(block), b''):
-            sha256.update(data)
-            blob.update(data)
-    return sha256.hexdigest(), blob.hexdigest()
+    blob = hashlib.sha1(b'blob %d\0' % os.path.getsize(path))
+    return fileio.file_digest(path, 'sha256', blob, block=block)
 
 
 def identify_weights(path):
