@@ -386,6 +386,8 @@ def iter_frames(path, width=FRAME_WIDTH, height=FRAME_HEIGHT, fps=FPS,
     Raises:
         MediaError: missing or unreadable file, no video track, or no frame
             could be decoded; ffmpeg silent for :data:`STALL_TIMEOUT`.
+
+    (Over 60 lines with this docstring; its code is 42 lines.)
     """
     info = probe(path)
     if not info.has_video:

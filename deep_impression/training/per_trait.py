@@ -119,6 +119,8 @@ def train_per_trait(data_dir, out, init, epochs=None, device=None,
         dict: ``model`` (``out``, for
         :func:`~deep_impression.models.per_trait.load_per_trait`),
         ``traits`` (``{trait: weight file}``).
+
+    (Over 60 lines with this docstring; its code is 44 lines.)
     """
     from deep_impression.data import datasets
     from deep_impression.models.per_trait import trait_network_from
