@@ -29,6 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, 'mpi_worker.py')
 sys.path.insert(0, HERE)
 import mpi_worker  # noqa: E402
+from processes import kill_when, snapshot_written  # noqa: E402
 
 #: Bounds every run: a hung rank fails the test instead of the CI.
 TIMEOUT = 240
@@ -128,24 +129,9 @@ def two_rank_run(synthetic_store, tmp_path_factory):
 def test_sigkill_then_resume_on_two_ranks(two_rank_run, synthetic_store,
                                           tmp_path):
     run = str(tmp_path / 'run')
-    proc = subprocess.Popen(_mpiexec(2, _train_args(synthetic_store, run)),
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=_env(),
-                            start_new_session=True)
-    try:
-        deadline = time.time() + TIMEOUT
-        while time.time() < deadline and proc.poll() is None:
-            snapshots = training.list_snapshots(run)
-            if snapshots and snapshots[-1].endswith('0002'):
-                break
-            time.sleep(0.02)
-        assert proc.poll() is None, 'the run ended before it could be killed'
-        os.killpg(proc.pid, signal.SIGKILL)   # mpiexec and both ranks
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    # The whole group: mpiexec and both ranks.
+    kill_when(_mpiexec(2, _train_args(synthetic_store, run)),
+              snapshot_written(run, 2), TIMEOUT, env=_env())
     assert not os.path.exists(os.path.join(run, training.MODEL_FILE))
     killed_at = int(training.list_snapshots(run)[-1].rsplit('_', 1)[1])
     assert 2 <= killed_at < SETTINGS['epochs']

@@ -5,14 +5,14 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
-import time
 
 import numpy
 import pytest
 
 from deep_impression import training
+
+from processes import kill_when
 from deep_impression.constants import TRAITS
 
 # A tiny challenge run: 3 epochs of 3 updates (batches of 2 of the 6
@@ -39,21 +39,9 @@ def challenge_run(tmp_path_factory, synthetic_store):
 def _kill_when(args, path):
     """Run the CLI with ``args`` in its own process group; SIGKILL it once
     ``path`` exists."""
-    proc = subprocess.Popen(
-        [sys.executable, '-m', 'deep_impression', 'train'] + args +
-        ['--device', '@numpy'], stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.time() + 480
-        while (time.time() < deadline and proc.poll() is None
-               and not os.path.exists(path)):
-            time.sleep(0.02)
-        assert proc.poll() is None, 'the run ended before it could be killed'
-        os.killpg(proc.pid, signal.SIGKILL)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
+    proc = kill_when([sys.executable, '-m', 'deep_impression', 'train'] +
+                     args + ['--device', '@numpy'],
+                     lambda: os.path.exists(path), 480)
     assert proc.returncode == -signal.SIGKILL
 
 

@@ -6,14 +6,14 @@ crops are seeded from the run's seed, the epoch and the example)."""
 import json
 import os
 import signal
-import subprocess
 import sys
-import time
 
 import numpy
 import pytest
 
 from deep_impression import training
+
+from processes import kill_when, snapshot_written
 
 # Tiny crops, batches of 2 (3 updates per epoch on the 6 training clips),
 # snapshots after epochs 2, 4 and 6 (the thirds); the reference run loads
@@ -51,24 +51,8 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path,
     # The same run with two loader processes, in its own process group,
     # killed with SIGKILL once it has written the snapshot of epoch 2.
     run = str(tmp_path / 'run')
-    proc = subprocess.Popen(_cli_args(synthetic_store, run),
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        deadline = time.time() + 240
-        while time.time() < deadline and proc.poll() is None:
-            snapshots = training.list_snapshots(run)
-            if snapshots and snapshots[-1].endswith('0002'):
-                break
-            time.sleep(0.02)
-        assert proc.poll() is None, 'the run ended before it could be killed'
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    proc = kill_when(_cli_args(synthetic_store, run),
+                     snapshot_written(run, 2), 240)
     assert proc.returncode == -signal.SIGKILL
     assert not os.path.exists(os.path.join(run, training.MODEL_FILE))
     last = training.list_snapshots(run)[-1]
