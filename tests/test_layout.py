@@ -118,7 +118,7 @@ def test_models_are_built_by_name(tmp_path):
     numpy.random.seed(1)
     net = AudiovisualNetwork()
     path = weights.save_weights(net, str(tmp_path / 'model'))
-    for loaded in (weights.load_model(path, architecture='challenge'),
+    for loaded in (weights.load_model(path),
                    weights.load('challenge', path)):
         numpy.testing.assert_array_equal(loaded.fc.W.array, net.fc.W.array)
     with pytest.raises(InputError, match='no-such-model'):

@@ -140,7 +140,7 @@ def save_weights(model, path):
     return path
 
 
-def load_model(path=None, device=None, architecture='challenge'):
+def load_model(path=None, device=None):
     """The network in test mode with weights from a release-format file.
 
     Args:
@@ -149,23 +149,20 @@ def load_model(path=None, device=None, architecture='challenge'):
             ``weights/model``.
         device: a Chainer device specifier such as ``'@numpy'`` or
             ``'@cupy:0'`` (default: the CPU).
-        architecture: a name of :data:`deep_impression.models.ARCHITECTURES`
-            (default the challenge network, the release's).
 
     Returns:
-        the network (:class:`~deep_impression.AudiovisualNetwork` by
-        default) on ``device``.
+        :class:`~deep_impression.AudiovisualNetwork` on ``device``. (The
+        models of paper §4 load by name through :func:`load`.)
 
     Raises:
         WeightsError: the file is missing or does not fit the network.
-        InputError: an unknown architecture.
         DeepImpressionError: ``device`` is not usable here.
     """
-    from deep_impression.models import get_architecture
+    from deep_impression.models.audiovisual import AudiovisualNetwork
     path = os.fspath(path) if path is not None else default_weights_path()
     if device is not None:
         get_device(device)  # before the slow part
-    model = get_architecture(architecture)()
+    model = AudiovisualNetwork()
     load_weights(model, path)
     # Which file the weights came from, for predictions' provenance.
     model.weights_file = path
