@@ -1,7 +1,8 @@
 """The quick run of ``make reproduce`` over several training seeds.
 
 Makes the synthetic data and its store once (``OUT/raw``, ``OUT/store``),
-then runs ``experiments/reproduce.py --seed K`` for each seed (the runs in
+then runs ``experiments/reproduce.py --seed K`` for each seed, the challenge
+network only unless ``--post-challenge`` is given (the runs in
 ``OUT/train_seedK``, their summaries in ``OUT/summary_seedK.json``; a seed
 already finished is read back, not run again) and prints one table: per
 seed the network's average validation accuracy, the constant predictor's
@@ -13,6 +14,7 @@ Usage::
 
     python experiments/seed_sweep.py [--seeds 0 1 2 3 4] [--parallel 2]
         [--out runs/seed_sweep] [--config FILE] [--set KEY=VALUE ...]
+        [--post-challenge]
 """
 
 import argparse
@@ -53,6 +55,18 @@ def _run_seeds(seeds, args):
         print('seed {}: done (exit {})'.format(seed, proc.returncode),
               flush=True)
     return failed
+
+
+def challenge_only(path, out):
+    """``path``'s configuration without its post-challenge sections,
+    written as ``out/sweep_config.json``; returns that path."""
+    from deep_impression import fileio
+    with open(path, encoding='utf-8') as f:
+        config = json.load(f)
+    for section in ('per_trait', 'rnn'):
+        config.pop(section, None)
+    return fileio.write_json(os.path.join(out, 'sweep_config.json'), config,
+                             indent=2)
 
 
 def sweep_rows(summaries):
@@ -101,11 +115,17 @@ def main(argv=None):
                         help='seeds trained at once (default %(default)s)')
     parser.add_argument('--jobs', type=int, default=2,
                         help='processes making and preprocessing the clips')
+    parser.add_argument('--post-challenge', action='store_true',
+                        help="also train the configuration's per_trait and "
+                        'rnn models (default: the challenge network only, '
+                        'whose validation the table shows)')
     args = parser.parse_args(argv)
 
     from deep_impression import fileio, training
-    config = training.load_config(args.config, args.set)
     os.makedirs(args.out, exist_ok=True)
+    if not args.post_challenge:
+        args.config = challenge_only(args.config, args.out)
+    config = training.load_config(args.config, args.set)
     reproduce.prepare(config, args.out, jobs=args.jobs)
     todo = [s for s in args.seeds if not os.path.exists(os.path.join(
         args.out, 'summary_seed{}.json'.format(s)))]
