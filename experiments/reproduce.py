@@ -3,7 +3,7 @@
 With no ``--data``: make the synthetic stand-in for ChaLearn First
 Impressions (``deep_impression.data.synth``), preprocess it, train with the
 paper's recipe shortened as ``experiments/configs/quick.json`` says (so
-the whole run fits in 15 minutes on a 2-core CPU), evaluate on the
+the whole run fits in 10 minutes on a 2-core CPU), evaluate on the
 validation and test splits, print Tables 1 and 2, and check that the
 network beats the constant predictor (the training labels' mean); then
 train shortened versions of the post-challenge models of paper §4 (the

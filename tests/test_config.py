@@ -108,7 +108,7 @@ def test_quick_whole_clips_have_the_crops_geometry():
     # trained on crops; at its small sizes it keeps the two alike, so that
     # the residual network's last feature maps have the same positions
     # (whole 228x128 frames and 1.5-s clips had 5x8 and 24 against the
-    # crops' 4x4 and 13, and lost 0.03-0.05 validation accuracy).
+    # crops' 4x4 and 13, and lost 0.027-0.054 validation accuracy).
     from deep_impression.constants import SAMPLE_RATE
     from deep_impression.models.audiovisual import AudiovisualNetwork
     c = training.load_config(QUICK)
