@@ -137,8 +137,20 @@ def run_ffmpeg(args, path, timeout=TIMEOUT):
     return out, err.decode('utf-8', 'replace'), proc.returncode
 
 
+#: Probes kept by :func:`probe`, newest last: ``{key: MediaInfo}``.
+_PROBES = collections.OrderedDict()
+_PROBES_LOCK = threading.Lock()
+PROBES_KEPT = 64
+
+
 def probe(path):
     """What ffmpeg finds in ``path``.
+
+    A file is probed once while it stays the same (path, device, inode,
+    size and modification time): predicting a clip asks for its size,
+    duration and streams from the frames' decoder, the audio's and the
+    frame count, and each would otherwise start ffmpeg. The last
+    :data:`PROBES_KEPT` files are remembered; errors are not.
 
     Returns:
         :class:`MediaInfo` (duration in seconds, or None if unknown; width
@@ -148,6 +160,22 @@ def probe(path):
         MediaError: missing file, or not a media file ffmpeg can read.
     """
     path = _check_file(path)
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size,
+           st.st_mtime_ns)
+    with _PROBES_LOCK:
+        if key in _PROBES:
+            _PROBES.move_to_end(key)
+            return _PROBES[key]
+    info = _probe(path)
+    with _PROBES_LOCK:
+        _PROBES[key] = info
+        while len(_PROBES) > PROBES_KEPT:
+            _PROBES.popitem(last=False)
+    return info
+
+
+def _probe(path):
     _, text, _ = run_ffmpeg(['-i', path], path)
     if 'Input #0' not in text:
         raise MediaError('{}: not a media file ffmpeg can read ({})'.format(

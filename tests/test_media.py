@@ -1,5 +1,7 @@
 """Decoding with the bundled ffmpeg, and predict_video on whole files."""
 
+import os
+
 import numpy
 import pytest
 
@@ -54,6 +56,45 @@ def test_probe_reports_tracks(clip):
     assert info.has_audio and info.has_video
     assert (info.width, info.height) == (320, 180)
     assert abs(info.duration - 1.2) < 0.1
+
+
+def _count_probes(monkeypatch):
+    probes = []
+    run = media.run_ffmpeg
+
+    def counting(args, path, **kwargs):
+        if list(args[:1]) == ['-i'] and len(args) == 2:
+            probes.append(path)
+        return run(args, path, **kwargs)
+    monkeypatch.setattr(media, 'run_ffmpeg', counting)
+    return probes
+
+
+def test_predict_video_probes_a_file_once(tmp_path, net, monkeypatch):
+    # The frames' decoder, the audio's and max_frames' frame count each
+    # need the file's streams and duration: one ffmpeg probe serves them.
+    path = clips.make_clip(tmp_path / 'once.mp4', seconds=1.2,
+                           size=(160, 90), fps=30)
+    probes = _count_probes(monkeypatch)
+    first = predict_video(path, net, max_frames=3)
+    assert probes == [str(path)]
+    # Asked again, the unchanged file is not probed again.
+    assert numpy.array_equal(predict_video(path, net, max_frames=3), first)
+    assert probes == [str(path)]
+
+
+def test_a_replaced_file_is_probed_again(tmp_path, monkeypatch):
+    path = str(clips.make_clip(tmp_path / 'clip.mp4', seconds=1.2,
+                               size=(160, 90), fps=30))
+    other = clips.make_clip(tmp_path / 'other.mp4', seconds=2.0,
+                            size=(320, 180), fps=30)
+    assert (media.probe(path).width, media.probe(path).height) == (160, 90)
+    probes = _count_probes(monkeypatch)
+    os.replace(str(other), path)
+    info = media.probe(path)
+    assert probes == [path]
+    assert (info.width, info.height) == (320, 180)
+    assert abs(info.duration - 2.0) < 0.1
 
 
 def test_predict_video_equals_predict_on_decoded_arrays(clip, net):
