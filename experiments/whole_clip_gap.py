@@ -52,79 +52,74 @@ def map_length(stream, shape):
         return stream.extract(x, ['res5b_relu'])['res5b_relu'].shape[2:]
 
 
-def clip_features(model, transform, audio, frames, crops, rng):
+def clip_features(model, transform, clip, indices, crops, rng):
     """(audio crops, audio whole, visual crops, visual whole) features of
-    one clip, each ``(1, 256)``, the crops' averaged."""
-    import chainer
-    whole = numpy.ascontiguousarray(frames.transpose(0, 3, 1, 2),
-                                    dtype=numpy.float32)
-    examples = []
+    one clip (a :class:`~deep_impression.data.store.Clip`), each
+    ``(256,)``: the whole clip's as validation computes them on the frames
+    ``indices``, the crops' (``transform``'s random choices, the frame
+    drawn from ``indices``) averaged."""
+    audio = numpy.asarray(clip.audio(), dtype=numpy.float32)
+    height, width = clip.frame(indices[0]).shape[:2]
+    a_crops, v_crops = [], []
     for _ in range(crops):
-        p = transform.sample(audio.shape[0], 1, max(whole.shape[2],
-                                                    transform.frame_crop),
-                             max(whole.shape[3], transform.frame_crop), rng)
-        p['frame_index'] = int(rng.integers(0, len(frames)))
-        examples.append(p)
-    a = numpy.zeros((crops, 1, 1, transform.audio_crop), numpy.float32)
-    v = numpy.empty((crops, 3, transform.frame_crop, transform.frame_crop),
-                    numpy.float32)
-    c = transform.frame_crop
-    for k, p in enumerate(examples):
-        piece = audio[p['audio_start']:p['audio_start'] + transform.audio_crop]
-        a[k, 0, 0, :piece.shape[0]] = piece
-        crop = whole[p['frame_index'], :, p['top']:p['top'] + c,
-                     p['left']:p['left'] + c]
-        v[k] = crop[:, :, ::-1] if p['flip'] else crop
-    with chainer.using_config('train', False), chainer.no_backprop_mode():
-        return (model.aud(a).array.mean(0, keepdims=True),
-                model.aud(audio.reshape(1, 1, 1, -1)).array,
-                model.vis(v).array.mean(0, keepdims=True),
-                model.vis(whole).array.mean(0, keepdims=True))
+        p = transform.sample(len(audio), 1, max(height, transform.frame_crop),
+                             max(width, transform.frame_crop), rng)
+        p['frame_index'] = int(indices[rng.integers(0, len(indices))])
+        a, v, _ = transform.apply(clip, p, audio=audio)
+        a_crops.append(model.audio_features(a.ravel()))
+        # Back to the uint8 HWC frames the stream's API takes (exact).
+        v_crops.append(v.transpose(1, 2, 0).astype(numpy.uint8))
+    pictures = numpy.stack([clip.frame(i) for i in indices])
+    a_whole, v_whole = model.clip_features(audio, pictures)
+    return (numpy.mean(a_crops, axis=0), a_whole,
+            model.frame_features(numpy.stack(v_crops)).mean(axis=0),
+            v_whole)
 
 
 def measure(run_dir, frames=10, crops=10, seed=0, progress_bar=None):
     """Accuracies of the four ways on the run's validation clips."""
-    import chainer
     from deep_impression import evaluation
     from deep_impression.constants import TRAITS
-    from deep_impression.data.datasets import (EvaluationDataset,
-                                               TrainingTransform)
+    from deep_impression.data.datasets import TrainingTransform
+    from deep_impression.data.store import open_store
+    from deep_impression.inputs import even_indices
     from deep_impression.models.weights import load_model
     from deep_impression.progress import progress
     with open(os.path.join(run_dir, 'config.json'), encoding='utf-8') as f:
         config = json.load(f)
     model = load_model(os.path.join(run_dir, 'model'))
     transform = TrainingTransform(config['audio_crop'], config['frame_crop'])
-    dataset = EvaluationDataset(config['data'], 'validation',
-                                max_frames=frames)
+    store = open_store(config['data'])
     rng = numpy.random.default_rng(seed)
     predictions = {way: [] for way in WAYS}
     labels = []
     lengths = None
-    for i in progress(range(len(dataset)), desc='validation clips',
-                      disable=progress_bar is False):
-        _, audio, reader, label = dataset.get_example(i)
-        pictures = numpy.concatenate(list(reader()))
+    for clip_id in progress(store.clip_ids('validation'),
+                            desc='validation clips',
+                            disable=progress_bar is False):
+        clip = store.clip(clip_id)
+        indices = even_indices(clip.num_frames, frames)
         a_crop, a_whole, v_crop, v_whole = clip_features(
-            model, transform, audio, pictures, crops, rng)
+            model, transform, clip, indices, crops, rng)
         pairs = {'crops': (a_crop, v_crop), 'whole audio': (a_whole, v_crop),
                  'whole frames': (a_crop, v_whole),
                  'whole clip': (a_whole, v_whole)}
-        with chainer.using_config('train', False), \
-                chainer.no_backprop_mode():
-            for way, (ha, hv) in pairs.items():
-                predictions[way].append(model.fuse(ha, hv).array[0])
-        labels.append(label)
+        fused = model.fuse_features(*[numpy.stack(x) for x in zip(
+            *[pairs[way] for way in WAYS])])
+        for way, p in zip(WAYS, fused):
+            predictions[way].append(p)
+        labels.append(clip.labels)
         if lengths is None:
+            samples = len(clip.audio(mmap=True))
+            height, width = clip.frame(0).shape[:2]
             lengths = dict(
                 audio_crop=[config['audio_crop'], map_length(
                     model.aud, (1, 1, config['audio_crop']))],
-                audio_whole=[int(audio.shape[0]), map_length(
-                    model.aud, (1, 1, audio.shape[0]))],
+                audio_whole=[samples, map_length(model.aud, (1, 1, samples))],
                 frame_crop=[[transform.frame_crop] * 2, map_length(
                     model.vis, (3,) + (transform.frame_crop,) * 2)],
-                frame_whole=[list(pictures.shape[1:3]), map_length(
-                    model.vis, (3,) + pictures.shape[1:3])])
+                frame_whole=[[height, width], map_length(
+                    model.vis, (3, height, width))])
     labels = numpy.asarray(labels, dtype=numpy.float64)
     constant = evaluation.constant_accuracy(
         evaluation.split_labels(config['data'], 'train'), labels)

@@ -95,14 +95,6 @@ def test_train_command_reads_the_same_files(tmp_path, synthetic_store):
     assert experiment['synth'] == quick['synth']
 
 
-def _last_map(stream, shape):
-    import chainer
-    import numpy
-    x = numpy.zeros((1,) + shape, dtype=numpy.float32)
-    with chainer.using_config('train', False), chainer.no_backprop_mode():
-        return stream.extract(x, ['res5b_relu'])['res5b_relu'].shape[2:]
-
-
 def test_quick_whole_clips_have_the_crops_geometry():
     # The quick configuration validates on whole clips (§2.3) what it
     # trained on crops; at its small sizes it keeps the two alike, so that
@@ -111,6 +103,8 @@ def test_quick_whole_clips_have_the_crops_geometry():
     # crops' 4x4 and 13, and lost 0.027-0.054 validation accuracy).
     from deep_impression.constants import SAMPLE_RATE
     from deep_impression.models.audiovisual import AudiovisualNetwork
+    sys.path.insert(0, os.path.dirname(CONFIGS))
+    from whole_clip_gap import map_length as _last_map
     c = training.load_config(QUICK)
     t, p = c['train'], c['preprocess']
     net = AudiovisualNetwork()
