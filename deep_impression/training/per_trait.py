@@ -26,7 +26,7 @@ import numpy
 from deep_impression.constants import TRAITS
 from deep_impression.errors import DeepImpressionError
 from deep_impression.training.config import (
-    ADAM, ALPHA_DECAY, CONFIG_FILE, MODEL_FILE, phase_ends, run_config)
+    ADAM, CONFIG_FILE, MODEL_FILE, learning_rate, phase_ends, run_config)
 from deep_impression.training.trainer import (make_trainer, prepare_run_dir,
                                               run_trainer)
 
@@ -54,11 +54,10 @@ def fine_tuning_schedule(run_epochs, init_epoch, epochs=None,
                                   'epochs'.format(init_epoch, run_epochs))
     rest = [e - init_epoch for e in ends if e > init_epoch]
     total = run_epochs - init_epoch
-    decays = sum(1 for e in ends[:-1] if e <= init_epoch)
     if epochs is not None and epochs != total:
         rest = sorted({max(1, int(round(e * epochs / total))) for e in rest})
         total = int(epochs)
-    return total, tuple(rest), alpha * ALPHA_DECAY ** decays
+    return total, tuple(rest), learning_rate(init_epoch, run_epochs, alpha)
 
 
 def init_epoch_of(path):
