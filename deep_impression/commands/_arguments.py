@@ -73,11 +73,12 @@ def add_decoding(parser):
     add_strict(parser)
 
 
-def add_model(parser):
-    """``--model NAME``: which architecture ``--weights`` holds."""
+def add_model(parser, help=None):
+    """``--model NAME``: one of the package's architectures; by default
+    the one ``--weights`` holds."""
     from deep_impression.models import ARCHITECTURE_NAMES
     parser.add_argument(
         '--model', choices=ARCHITECTURE_NAMES, default='challenge',
-        help='challenge (a release-format file; the default), per-trait (a '
-             'directory of `train --model per-trait`) or rnn (a directory of '
-             '`train --model rnn`)')
+        help=help or 'challenge (a release-format file; the default), '
+                     'per-trait (a directory of `train --model per-trait`) '
+                     'or rnn (a directory of `train --model rnn`)')

@@ -7,7 +7,8 @@ then ``--set section.key=value`` and the flags below, in that order.
 
 import os
 
-from deep_impression.commands._arguments import add_store, positive_int
+from deep_impression.commands._arguments import (add_model, add_store,
+                                                 positive_int)
 
 #: Flags that are shorthands for ``--set train.<key>=...``.
 FLAG_SETTINGS = (('epochs', 'epochs'), ('batchsize', 'batch_size'),
@@ -112,7 +113,6 @@ def _train(args, config):
 
 def _add_model_arguments(p):
     """--model and what the post-challenge models of §4 need."""
-    from deep_impression.models import ARCHITECTURE_NAMES
     g = p.add_argument_group(
         'post-challenge models (paper §4)',
         '--model per-trait fine-tunes one one-output network per trait from '
@@ -120,9 +120,7 @@ def _add_model_arguments(p):
         'schedule (or --epochs); --model rnn trains two LSTM layers on the '
         'per-second features of the challenge network --base (frozen), '
         'cached beside the store.')
-    g.add_argument('--model', choices=ARCHITECTURE_NAMES,
-                   default='challenge', help='what to train (default '
-                                             '%(default)s)')
+    add_model(g, help='what to train (default %(default)s)')
     g.add_argument('--init', metavar='FILE',
                    help='per-trait: the challenge network after a third of '
                         'its training (RUN/model_epoch_NNNN)')
