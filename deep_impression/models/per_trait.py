@@ -120,7 +120,7 @@ def load_per_trait(run_dir, device=None):
         WeightsError: a trait's weight file is missing or does not fit a
             one-output network.
     """
-    from deep_impression.models.weights import load_weights
+    from deep_impression.models.weights import load_weights, to_device
     if not os.path.isdir(run_dir):
         raise WeightsError('{}: not a per-trait run directory (expected '
                            'one folder per trait holding "model")'.format(
@@ -128,8 +128,4 @@ def load_per_trait(run_dir, device=None):
     ensemble = PerTraitEnsemble([
         load_weights(trait_network(), trait_weights_path(run_dir, t))
         for t in TRAITS])
-    if device is not None:
-        device = chainer.get_device(device)
-        ensemble.to_device(device)
-        device.use()
-    return ensemble
+    return to_device(ensemble, device)

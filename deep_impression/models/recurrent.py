@@ -199,16 +199,16 @@ def load_recurrent(run_dir, base=None, device=None):
         base: the challenge network's weight file (default: the one the
             run was trained on).
     """
-    from deep_impression.models.weights import load_model, load_weights
+    from deep_impression.models.weights import (load_model, load_weights,
+                                                to_device)
     config_path = os.path.join(os.fspath(run_dir), 'config.json')
     if not os.path.isfile(config_path):
         raise WeightsError('{}: not an RNN run directory (no config.json)'
                            .format(run_dir))
     with open(config_path) as f:
         config = json.load(f)
-    head = load_weights(RecurrentHead(), os.path.join(run_dir, 'model'))
-    if device is not None:
-        head.to_device(chainer.get_device(device))
+    head = to_device(load_weights(RecurrentHead(),
+                                  os.path.join(run_dir, 'model')), device)
     base = base or config['base']
     return RecurrentModel(load_model(base, device=device), head,
                           config['step_seconds'], config['frames_per_step'],

@@ -117,6 +117,17 @@ def get_device(spec):
             spec, text)) from None
 
 
+def to_device(link, device):
+    """Move ``link`` to ``device`` (a spec, see :func:`get_device`) and
+    make that device current; ``None`` leaves it where it is. Returns
+    ``link``."""
+    if device is not None:
+        device = get_device(device)
+        link.to_device(device)
+        device.use()
+    return link
+
+
 def load_weights(model, path):
     """Check ``path`` and load it into ``model`` in place."""
     import chainer
@@ -166,11 +177,7 @@ def load_model(path=None, device=None):
     load_weights(model, path)
     # Which file the weights came from, for predictions' provenance.
     model.weights_file = path
-    if device is not None:
-        device = get_device(device)
-        model.to_device(device)
-        device.use()
-    return model
+    return to_device(model, device)
 
 
 #: The authors' released ``model`` file, identified exactly: its git blob id

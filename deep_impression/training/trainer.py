@@ -26,6 +26,7 @@ from deep_impression.training.config import (
     ADAM, BATCH_SIZE, CONFIG_FILE, EPOCHS, MODEL_FILE, REPORTS_DIR,
     default_device, deviations, phase_ends, run_config)
 from deep_impression.evaluation.evaluator import ClipEvaluator
+from deep_impression.models.weights import get_device, to_device
 from deep_impression.training.extensions import (
     EpochTrigger, RandomStates, Snapshot, ThirdsReport, alpha_schedule,
     list_snapshots)
@@ -111,9 +112,8 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
         batch_size = distributed.local_batch_size(batch_size, comm)
         train_data = distributed.scatter_examples(train_data, comm, seed)
         model = distributed.synchronise_batch_normalization(model, comm)
-    device = chainer.get_device(device or default_device())
-    model.to_device(device)
-    device.use()
+    device = get_device(device or default_device())
+    to_device(model, device)
     optimizer = chainer.optimizers.Adam(
         alpha=alpha, beta1=ADAM['beta1'], beta2=ADAM['beta2'],
         eps=ADAM['eps'])
