@@ -190,3 +190,24 @@ def test_table3_as_markdown_csv_and_json_beside_the_paper(tmp_path):
     assert len(lines) == 1 + 4 + len(paper.TABLE3)
     with pytest.raises(reports.InputError, match='unknown model'):
         reports.table3_rows({'LSTM': _scores(0.1)})
+
+
+def test_per_trait_crops_change_with_the_epoch(synthetic_store):
+    # The fine-tuning examples are the challenge run's, seeded from the
+    # seed, the epoch and the example (the trainer then hands out indices
+    # that name the epoch), with one trait's label.
+    from deep_impression.data.datasets import training_dataset
+    from deep_impression.training.per_trait import trait_training_data
+    config = dict(audio_crop=2048, frame_crop=32, seed=3)
+    data = trait_training_data(synthetic_store, config, 2)
+    assert data.epoch_indices
+    n = len(data)
+    first, again, later = data[1], data[1], data[1 + n]
+    assert all(numpy.array_equal(a, b) for a, b in zip(first, again))
+    assert not (numpy.array_equal(first[0], later[0])
+                and numpy.array_equal(first[1], later[1]))
+    whole = training_dataset(synthetic_store, audio_crop=2048, frame_crop=32,
+                             seed=3)[1 + n]
+    assert numpy.array_equal(later[0], whole[0])
+    assert numpy.array_equal(later[1], whole[1])
+    assert later[2].tolist() == whole[2][2:3].tolist()
