@@ -43,9 +43,12 @@ def _stage(title):
     print('\n== {} =='.format(title), flush=True)
 
 
-def train_post_challenge(config, store, run_dir, result, device, timings):
+def train_post_challenge(config, store, run_dir, result, device, timings,
+                         suffix=''):
     """Stages 5-6: the post-challenge models of paper §4, shortened as
-    ``config['per_trait']`` and ``config['rnn']`` say.
+    ``config['per_trait']`` and ``config['rnn']`` say, into
+    ``per_trait<suffix>`` and ``rnn<suffix>`` beside ``run_dir`` (a seed's
+    suffix, as its ``train_seedK``).
 
     Returns:
         ``{Table 3 model name: validation Evaluation}`` for "5 x DNN" and
@@ -65,7 +68,7 @@ def train_post_challenge(config, store, run_dir, result, device, timings):
                .format(init, p.get('epochs') or 'the rest of the schedule'))
         t = time.time()
         trained = training.train_per_trait(
-            store, os.path.join(out, 'per_trait'), init,
+            store, os.path.join(out, 'per_trait' + suffix), init,
             epochs=p.get('epochs'), device=device, resume_run=True,
             loaders=c['loaders'])
         timings['per_trait_train_s'] = time.time() - t
@@ -80,7 +83,7 @@ def train_post_challenge(config, store, run_dir, result, device, timings):
                'epochs'.format(result['model'], r['epochs']))
         t = time.time()
         trained = training.train_recurrent(
-            store, os.path.join(out, 'rnn'), result['model'],
+            store, os.path.join(out, 'rnn' + suffix), result['model'],
             epochs=r['epochs'], batch_size=r['batch_size'], device=device,
             resume_run=True, seed=c['seed'], step_seconds=r['step_seconds'],
             frames_per_step=r['frames_per_step'],
@@ -222,7 +225,7 @@ def main(argv=None):
                                  failed=len(ev.failed), **paths)
         timings['evaluate_s'] = time.time() - t
         post_challenge = train_post_challenge(
-            config, store, run_dir, result, args.device, timings)
+            config, store, run_dir, result, args.device, timings, suffix)
     except DeepImpressionError as err:
         print('reproduce: error: {}'.format(err), file=sys.stderr)
         return 2
