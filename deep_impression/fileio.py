@@ -134,6 +134,15 @@ def ensure_dir(path):
     return path
 
 
+def file_key(path):
+    """What identifies a file's current content for a memo: ``(absolute
+    path, device, inode, size, modification time in ns)``; replacing or
+    rewriting the file changes it."""
+    st = os.stat(path)
+    return (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size,
+            st.st_mtime_ns)
+
+
 def file_digest(path, *algorithms, block=1 << 20):
     """Hex digests of a file's bytes, read once in blocks of ``block``.
 

@@ -46,6 +46,7 @@ import numpy
 from deep_impression.constants import (FPS, FRAME_CHUNK, FRAME_HEIGHT,
                                        FRAME_WIDTH, MIN_AUDIO_SECONDS,
                                        SAMPLE_RATE)
+from deep_impression import fileio
 from deep_impression.errors import InputError, MediaError
 
 #: How :func:`load_clip_audio` and ``predict_video`` decode: the package's
@@ -160,9 +161,7 @@ def probe(path):
         MediaError: missing file, or not a media file ffmpeg can read.
     """
     path = _check_file(path)
-    st = os.stat(path)
-    key = (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size,
-           st.st_mtime_ns)
+    key = fileio.file_key(path)
     with _PROBES_LOCK:
         if key in _PROBES:
             _PROBES.move_to_end(key)

@@ -359,6 +359,34 @@ def test_export_is_cached_once_by_the_weights_sha256(
         'auditory_stream.onnx', 'fusion.onnx', 'visual_stream.onnx']
 
 
+def test_onnx_predictions_name_their_weight_file_hashed_once(
+        weights_file, tmp_path, monkeypatch):
+    # Exported or read from the cache, the ONNX model records the weight
+    # file it came from, so predictions carry its digest; the cache's key
+    # and that digest come from one read of the file.
+    import shutil
+    from deep_impression import fileio
+    from deep_impression.inference.predict import provenance
+    weights = str(tmp_path / 'model')
+    shutil.copyfile(weights_file, weights)  # a file no memo has seen
+    with open(weights, 'rb') as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    reads = []
+    real = fileio.file_digest
+
+    def counting(path, *args, **kwargs):
+        if path == weights:
+            reads.append(path)
+        return real(path, *args, **kwargs)
+    monkeypatch.setattr(fileio, 'file_digest', counting)
+    for _ in range(2):  # exported, then from the cache
+        model = backends.load_backend('onnxruntime', weights=weights,
+                                      cache=str(tmp_path / 'cache'))
+        assert model.weights_file == weights
+        assert provenance(model)['weights_sha256'] == digest[:12]
+    assert len(reads) == 1
+
+
 def test_stale_cache_is_rebuilt_and_new_weights_get_their_own(
         weights_file, net, inputs, tmp_path, monkeypatch):
     cache = str(tmp_path / 'cache')

@@ -19,7 +19,7 @@ import weakref
 
 import numpy
 
-from deep_impression import fileio, inputs
+from deep_impression import inputs
 from deep_impression.inference import clip
 from deep_impression.errors import (DeepImpressionError, InputError,
                                     WeightsError)
@@ -234,17 +234,13 @@ def cache_dir():
     return os.path.join(base, 'deep-impression')
 
 
-def file_sha256(path):
-    """Hex SHA-256 of a file's bytes."""
-    return fileio.file_digest(path)
-
-
 def cached_export_paths(weights, directory=None):
     """``{part: path}`` of the cached export of the weight file ``weights``
     (whether written yet or not):
     ``<directory>/onnx/<sha256 of weights>-v<EXPORT_VERSION>/<part>.onnx``,
     ``directory`` defaulting to :func:`cache_dir`."""
-    key = '{}-v{}'.format(file_sha256(weights), EXPORT_VERSION)
+    from deep_impression.models.weights import file_digests
+    key = '{}-v{}'.format(file_digests(weights)[0], EXPORT_VERSION)
     folder = os.path.join(directory or cache_dir(), 'onnx', key)
     from deep_impression.inference import onnx_export
     return {part: os.path.join(folder, part + '.onnx')
@@ -276,21 +272,26 @@ def load_cached_export(weights=None, directory=None, **kwargs):
     if not os.path.isfile(path):
         weight_files.check_weights(path)  # raises the clear error
     parts = cached_export_paths(path, directory)
+    runtime = None
     if all(os.path.isfile(p) for p in parts.values()):
         try:
-            return OnnxRuntimeModel(parts, **kwargs)
+            runtime = OnnxRuntimeModel(parts, **kwargs)
         except InputError:
             raise
         except Exception:  # ORT's InvalidProtobuf, Fail, ...: rebuild
             pass
-    onnx_model = onnx_export.export(weight_files.load_model(path))
-    try:
-        for part, part_path in parts.items():
-            onnx_export.save(onnx_export.submodel(onnx_model, part),
-                             part_path)
-    except DeepImpressionError as e:
-        warnings.warn('ONNX export not cached: {}'.format(e))
-    return OnnxRuntimeModel(onnx_model, **kwargs)
+    if runtime is None:
+        onnx_model = onnx_export.export(weight_files.load_model(path))
+        subs = {part: onnx_export.submodel(onnx_model, part)
+                for part in parts}
+        try:
+            for part, part_path in parts.items():
+                onnx_export.save(subs[part], part_path)
+        except DeepImpressionError as e:
+            warnings.warn('ONNX export not cached: {}'.format(e))
+        runtime = OnnxRuntimeModel(subs, **kwargs)
+    runtime.weights_file = path
+    return runtime
 
 
 def load_backend(backend='chainer', weights=None, onnx=None, device=None,

@@ -7,6 +7,7 @@ file against the network before loading it, so a wrong file fails with one
 line that names the file and the first offending key.
 """
 
+import functools
 import hashlib
 import os
 import zipfile
@@ -195,8 +196,15 @@ def file_digests(path, block=1 << 20):
     The git blob id is what ``git hash-object`` prints: the SHA-1 of
     ``b'blob <size in decimal>\\0'`` followed by the file's bytes.
     """
-    path = os.fspath(path)
-    blob = hashlib.sha1(b'blob %d\0' % os.path.getsize(path))
+    return _digests(fileio.file_key(os.fspath(path)), block)
+
+
+@functools.lru_cache(maxsize=16)
+def _digests(key, block):
+    # Keyed by fileio.file_key: a file is hashed once while it stays the
+    # same (the ONNX export cache's key and the provenance both ask).
+    path, size = key[0], key[3]
+    blob = hashlib.sha1(b'blob %d\0' % size)
     return fileio.file_digest(path, 'sha256', blob, block=block)
 
 
