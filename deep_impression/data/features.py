@@ -14,7 +14,6 @@ get a cache of their own.
 training examples.
 """
 
-import hashlib
 import os
 
 from deep_impression import _compat  # noqa: F401  (before chainer)
@@ -25,19 +24,11 @@ import numpy
 from deep_impression import fileio
 from deep_impression.data.store import ClipStore
 from deep_impression.errors import DeepImpressionError
+from deep_impression.models import weights
 from deep_impression.progress import progress
 
 #: Folder of the feature caches inside a store.
 FEATURES_DIR = 'features'
-
-
-def file_digest(path, length=12):
-    """The first ``length`` hex digits of a file's SHA-256."""
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()[:length]
 
 
 class FeatureCache(object):
@@ -56,7 +47,8 @@ class FeatureCache(object):
         self.base = os.fspath(base)
         self.step_seconds = float(step_seconds)
         self.frames_per_step = frames_per_step
-        key = '{}_{:g}s_{}'.format(file_digest(self.base), self.step_seconds,
+        digest = weights.file_digests(self.base)[0][:weights.SHORT_DIGEST]
+        key = '{}_{:g}s_{}'.format(digest, self.step_seconds,
                                    'all' if frames_per_step is None
                                    else '{}f'.format(frames_per_step))
         self.root = os.path.join(self.store.root, FEATURES_DIR, key)
