@@ -1,9 +1,28 @@
-"""Killing a run the way an out-of-memory kill or a power cut would."""
+"""Runs in their own process group: bounded in time, or killed the way
+an out-of-memory kill or a power cut would."""
 
 import os
 import signal
 import subprocess
 import time
+
+import pytest
+
+
+def run_bounded(cmd, timeout, what, env=None, stderr=subprocess.STDOUT):
+    """Run ``cmd`` in its own process group; ``(returncode, stdout,
+    stderr)`` as bytes (stderr None when merged into stdout). Past
+    ``timeout`` seconds the whole group (ffmpeg children, loader processes,
+    MPI ranks) is killed and the test fails naming ``what``."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr,
+                            env=env, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail('{}: still running after {} s'.format(what, timeout))
+    return proc.returncode, out, err
 
 
 def kill_when(cmd, ready, timeout, env=None):

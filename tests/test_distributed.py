@@ -8,8 +8,6 @@ Each rank runs with one BLAS thread: two ranks share this machine's cores.
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 
@@ -29,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, 'mpi_worker.py')
 sys.path.insert(0, HERE)
 import mpi_worker  # noqa: E402
-from processes import kill_when, snapshot_written  # noqa: E402
+from processes import kill_when, run_bounded, snapshot_written  # noqa: E402,E501
 
 #: Bounds every run: a hung rank fails the test instead of the CI.
 TIMEOUT = 240
@@ -57,17 +55,10 @@ def _mpiexec(ranks, args):
 def _run(ranks, args, timeout=TIMEOUT):
     """Run ``args`` on ``ranks`` ranks; ``(returncode, output)``, the
     output of the ranks and of ``mpiexec`` (standard output and error)."""
-    proc = subprocess.Popen(_mpiexec(ranks, args), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, env=_env(),
-                            start_new_session=True)
-    try:
-        err, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail('{} ranks did not end within {} s: {}'.format(
-            ranks, timeout, ' '.join(args)))
-    return proc.returncode, err.decode('utf-8', 'replace')
+    code, out, _ = run_bounded(
+        _mpiexec(ranks, args), timeout,
+        '{} ranks: {}'.format(ranks, ' '.join(args)), env=_env())
+    return code, out.decode('utf-8', 'replace')
 
 
 def _train_args(store, run, *extra, **settings):

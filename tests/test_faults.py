@@ -24,6 +24,7 @@ from deep_impression.errors import DeepImpressionError, MediaError
 from deep_impression.inputs import even_indices
 
 from clips import make_clip
+from processes import run_bounded
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -33,16 +34,9 @@ def run_python(code, timeout=180):
     it and its ffmpeg children after ``timeout`` seconds."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [ROOT, os.path.join(ROOT, 'tests')]))
-    proc = subprocess.Popen([sys.executable, '-c', code], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        pytest.fail('still running after {} s: it hangs'.format(timeout))
-    return proc.returncode, out.decode(), err.decode()
+    code, out, err = run_bounded([sys.executable, '-c', code], timeout,
+                                 'it hangs', env=env, stderr=subprocess.PIPE)
+    return code, out.decode(), err.decode()
 
 
 def damaged_clip(path, seconds=12, overwrites=8000):

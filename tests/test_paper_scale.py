@@ -18,14 +18,13 @@ and CI, and ``make test-paper`` runs it alone.
 
 import json
 import os
-import signal
-import subprocess
 import sys
 
 import pytest
 
 from deep_impression import training
 from deep_impression.constants import TRAITS
+from processes import run_bounded
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPRODUCE = os.path.join(ROOT, 'experiments', 'reproduce.py')
@@ -43,16 +42,9 @@ def test_paper_configuration_end_to_end(tmp_path):
         cmd += ['--set', 'synth.{}={}'.format(split, n)]
     # Its own process group, so that a run past the limit is stopped with
     # its loader processes.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        output, _ = proc.communicate(timeout=1800)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+    code, output, _ = run_bounded(cmd, 1800, 'reproduce.py with paper.json')
     log = output.decode('utf-8', 'replace')
-    assert proc.returncode == 0, log[-3000:]
+    assert code == 0, log[-3000:]
 
     # The synthetic release is the challenge's size, stored as the paper's.
     with open(os.path.join(out, 'raw', 'synth_info.json')) as f:
