@@ -400,10 +400,7 @@ def read_source(source, limits=ARCHIVE_LIMITS):
     """The bytes of a regular file, or of a member inside (nested) zip
     archives within ``limits`` (see :func:`open_source`)."""
     with open_source(source, limits) as f:
-        try:
-            return f.read()
-        except (OSError, zipfile.BadZipFile, RuntimeError) as e:
-            raise _source_error(source, e) from None
+        return _read_block(f, source, -1)
 
 
 def materialize(source, tmp_dir, limits=ARCHIVE_LIMITS):
@@ -425,15 +422,25 @@ def materialize(source, tmp_dir, limits=ARCHIVE_LIMITS):
     os.makedirs(tmp_dir, exist_ok=True)
     path = os.path.join(tmp_dir, '{}-{}'.format(
         os.getpid(), os.path.basename(source.split(ARCHIVE_SEP)[-1])))
-    with open_source(source, limits) as member, open(path, 'wb') as f:
-        while True:
-            try:
-                block = member.read(1 << 20)
-            except (OSError, zipfile.BadZipFile, RuntimeError) as e:
-                raise _source_error(source, e) from None
-            if not block:
-                return path, True
-            f.write(block)
+    with open_source(source, limits) as member:
+        try:
+            with open(path, 'wb') as f:
+                for block in iter(lambda: _read_block(member, source), b''):
+                    f.write(block)
+        except BaseException:   # a damaged entry, a full disk: no leftover
+            if os.path.exists(path):
+                os.remove(path)
+            raise
+    return path, True
+
+
+def _read_block(member, source, size=1 << 20):
+    """Up to ``size`` bytes of ``member`` (all with -1); a damaged entry
+    is one line naming ``source``."""
+    try:
+        return member.read(size)
+    except (OSError, zipfile.BadZipFile, RuntimeError) as e:
+        raise _source_error(source, e) from None
 
 
 def sha1_of(path):
