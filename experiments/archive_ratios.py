@@ -95,7 +95,8 @@ def main(argv=None):
             sys.argv[1:] if argv is None else list(argv))),
         commit=subprocess.run(['git', 'rev-parse', 'HEAD'],
                               capture_output=True, text=True).stdout.strip(),
-        machine='{} ({}, {} cores; deflate ratios do not depend on load)'
+        machine='{} ({}, {} cores; a busy shared machine, which deflate '
+                'ratios do not depend on)'
                 .format(platform.platform(), platform.processor() or
                         platform.machine(), os.cpu_count()),
         clip_seconds=args.seconds, clip_size=list(size),
