@@ -73,7 +73,7 @@ ArchiveLimits = collections.namedtuple('ArchiveLimits', 'max_bytes max_ratio')
 #: walked: 1 GiB leaves room for longer clips without letting one entry
 #: fill the memory. Video, and zips of videos, hardly compress (about 1:1);
 #: an annotation pickle deflates about 5:1; 20:1 is four times that, while
-#: a run of zeros deflates about 1000:1.
+#: a run of zeros deflates about 1000:1 (experiments/archive_ratios.py).
 ARCHIVE_LIMITS = ArchiveLimits(max_bytes=1 << 30, max_ratio=20.0)
 
 #: Entries up to this size (bytes) are not judged by their ratio: a small
