@@ -11,12 +11,20 @@ Files get the permissions a plain ``open()`` would give them (``0o666``
 less the user's umask), not the ``0o600`` of :func:`tempfile.mkstemp`: a
 trained model or a report is readable by whoever could read a file the
 user saved by hand.
+
+A folder that a run writes to for a long time (a clip store, a training
+run) has one writer at a time: :func:`folder_lock`.
 """
 
 import contextlib
+import datetime
+import errno
 import hashlib
 import json
 import os
+import socket
+import stat
+import sys
 import tempfile
 
 #: Part of every temporary file name (``.NAME.tmp-XXXXXXXX``).
@@ -161,3 +169,134 @@ def file_digest(path, *algorithms, block=1 << 20):
                 h.update(data)
     digests = tuple(h.hexdigest() for h in hashes)
     return digests[0] if len(digests) == 1 else digests
+
+
+# ---------------------------------------------------------------------------
+# One writer per folder
+
+#: The lock file inside a folder that :func:`folder_lock` guards.
+LOCK_FILE = '.lock'
+
+#: Lock files this process holds (descriptor numbers); a forked child
+#: (preprocess workers, data loaders) closes its copies, so a lock lives
+#: exactly as long as the process that took it.
+_held = set()
+
+
+def _close_held_in_child():
+    for fd in _held:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _held.clear()
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=_close_held_in_child)
+
+
+def _holder(fd):
+    """``(what, who)`` of a lock's holder, from what it wrote into the lock
+    file."""
+    try:
+        info = json.loads(os.pread(fd, 4096, 0).decode('utf-8'))
+        return info['what'], 'pid {pid} on {host}, started {started}'.format(
+            **info)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return 'run', 'a process that is just starting'
+
+
+@contextlib.contextmanager
+def folder_lock(folder, what):
+    """Hold the one-writer lock of ``folder`` (created if needed).
+
+    The lock is an advisory ``flock`` on ``folder/.lock``: the kernel
+    releases it when the holder ends, however it ends (a kill, a power
+    cut), so a lock never outlives its process and nothing needs cleaning
+    up. The holder writes its pid, host and start time into the file for
+    the message a second writer gets.
+
+    Args:
+        folder: the folder (a clip store, a run directory).
+        what: what takes it, for the message (``'preprocess'``).
+
+    Raises:
+        DeepImpressionError: another process holds the lock: one line
+            naming the folder and the holder; or ``folder`` cannot be
+            written (:func:`ensure_dir`).
+    """
+    import fcntl
+    from deep_impression.errors import DeepImpressionError
+    folder = ensure_dir(folder)
+    path = os.path.join(folder, LOCK_FILE)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+            raise DeepImpressionError(
+                '{}: another {} is writing here ({}); wait for it to end or '
+                'choose another folder'.format(folder, *_holder(fd))) \
+                from None
+        started = datetime.datetime.now(datetime.timezone.utc)
+        info = json.dumps(dict(
+            pid=os.getpid(), host=socket.gethostname(),
+            started=started.strftime('%Y-%m-%d %H:%M:%S UTC'), what=what,
+            command=' '.join(sys.argv))).encode('utf-8')
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, info, 0)
+        _held.add(fd)
+        yield path
+    finally:
+        _held.discard(fd)
+        os.close(fd)   # releases the lock
+
+
+# ---------------------------------------------------------------------------
+# Files that are safe to read
+
+def _kind(mode):
+    for test, name in ((stat.S_ISFIFO, 'a FIFO'),
+                       (stat.S_ISCHR, 'a character device'),
+                       (stat.S_ISBLK, 'a block device'),
+                       (stat.S_ISSOCK, 'a socket'),
+                       (stat.S_ISDIR, 'a folder')):
+        if test(mode):
+            return name
+    return 'not a plain file'
+
+
+def not_regular(path):
+    """Why ``path`` is not a regular file or a link to one (a phrase), or
+    None when it is: missing, a dangling symbolic link, a symbolic link
+    loop, unreadable metadata, or a FIFO, device, socket or folder."""
+    path = os.fspath(path)
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        if os.path.islink(path) and e.errno == errno.ENOENT:
+            return 'a symbolic link to a missing file ({})'.format(
+                os.readlink(path))
+        if e.errno == errno.ELOOP:
+            return 'a symbolic link loop'
+        return e.strerror or str(e)
+    if not stat.S_ISREG(st.st_mode):
+        return 'not a regular file ({})'.format(_kind(st.st_mode))
+    return None
+
+
+def check_regular_file(path):
+    """Refuse anything but a regular file (or a link to one) before a
+    read that would block on a FIFO or never end on ``/dev/zero``.
+
+    Raises:
+        DeepImpressionError: one line naming ``path`` and
+            :func:`not_regular`'s reason.
+    """
+    from deep_impression.errors import DeepImpressionError
+    reason = not_regular(path)
+    if reason:
+        raise DeepImpressionError('{}: {}'.format(os.fspath(path), reason))

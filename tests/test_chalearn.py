@@ -167,3 +167,58 @@ def test_scan_finds_clips_at_any_depth_and_in_nested_zips(tmp_path):
         chalearn.read_source(str(tmp_path / 'val-1.zip') + '!missing.mp4')
     with pytest.raises(DeepImpressionError, match='not a directory'):
         chalearn.scan(str(tmp_path / 'nothing'))
+
+
+def _zeros_entry(zf, name, mib):
+    """Write ``mib`` MiB of zeros as entry ``name``, deflated in 1-MiB
+    blocks (the archive holds about 1/200 of it)."""
+    with zf.open(name, 'w') as f:
+        block = bytes(1 << 20)
+        for _ in range(mib):
+            f.write(block)
+
+
+def test_archive_entries_beyond_the_limits_are_refused_unread(tmp_path):
+    # Issue 23: a 2.1-MB archive expanding to 2 GiB was read into memory
+    # and copied to disk. Here 8 MiB of zeros (about 200:1) and a 3-MiB
+    # nested archive with a limit patched down to 2 MiB.
+    raw = tmp_path / 'raw'
+    raw.mkdir()
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, 'w') as nested:   # stored: about 1:1
+        nested.writestr('training80_02/Nested_____.000.mp4', os.urandom(
+            3 << 20))
+    with zipfile.ZipFile(str(raw / 'train-1.zip'), 'w',
+                         zipfile.ZIP_DEFLATED) as zf:
+        _zeros_entry(zf, 'training80_01/ZipBomb____.000.mp4', 8)
+        zf.writestr('training80_01/SmallClip__.000.mp4', b'\0' * 1000)
+        zf.writestr('training80_02.zip', inner.getvalue())
+    bomb = str(raw / 'train-1.zip') + '!training80_01/ZipBomb____.000.mp4'
+    # The default limits: the bomb is listed, but refused when read,
+    # before its temporary copy exists; a small entry compresses freely.
+    found = chalearn.scan(str(raw))
+    nested = str(raw / 'train-1.zip') + ('!training80_02.zip!training80_02/'
+                                         'Nested_____.000.mp4')
+    assert [c for c, _ in found['clips']] == sorted([
+        bomb, str(raw / 'train-1.zip') + '!training80_01/SmallClip__.000.mp4',
+        nested])
+    with pytest.raises(DeepImpressionError) as e:
+        chalearn.materialize(bomb, str(tmp_path / 'tmp'))
+    assert str(e.value).startswith(
+        '{}: refused: expands to 8.0 MiB, '.format(bomb))
+    assert 'beyond the limits (1024 MiB, 20 times)' in str(e.value)
+    assert os.listdir(str(tmp_path / 'tmp')) == []
+    # Raised limits let it through, streamed to a file.
+    copy, temporary = chalearn.materialize(
+        bomb, str(tmp_path / 'tmp'), chalearn.ArchiveLimits(16 << 20, 1e4))
+    assert temporary and os.path.getsize(copy) == 8 << 20
+    # A size limit below the nested archive: that archive is a bad one.
+    small = chalearn.ArchiveLimits(max_bytes=2 << 20, max_ratio=1e4)
+    found = chalearn.scan(str(raw), small)
+    (source, reason), = found['bad_archives']
+    assert source == str(raw / 'train-1.zip') + '!training80_02.zip'
+    assert reason.startswith('refused: expands to 3.0 MiB, 1 times its '
+                             'compressed 3.0 MiB, beyond the limits (2 MiB')
+    with pytest.raises(DeepImpressionError, match=r'train-1\.zip!training80_'
+                                                  r'02\.zip: refused: expands'):
+        chalearn.read_source(nested, small)

@@ -457,3 +457,43 @@ def test_units_regions_help_asks_for_a_file(capsys):
         cli.main(['units', '--help'])
     help_text = ' '.join(capsys.readouterr().out.split())
     assert '--regions FILE a JSON file (not inline JSON)' in help_text
+
+
+# -- issue 23, 6 and 7: FIFOs, devices and broken links named like clips ----
+
+def test_preprocess_reads_only_regular_files(tmp_path):
+    # A FIFO named like a clip hung preprocess for ever (its checksum was
+    # read first); a link to /dev/zero read for ever; a dangling link or a
+    # link loop ended in a traceback. Each is one line now, in a child
+    # process with a time limit so that a regression fails.
+    raw = small_release(tmp_path / 'raw', ['GoodClip___'])
+    folder = tmp_path / 'raw' / 'training80_01'
+    os.mkfifo(str(folder / 'FifoClip___.000.mp4'))
+    os.symlink('/dev/zero', str(folder / 'DevZero____.000.mp4'))
+    os.symlink('Missing.mp4', str(folder / 'Dangling___.000.mp4'))
+    os.symlink('LoopClip___.000.mp4', str(folder / 'LoopClip___.000.mp4'))
+    os.mkfifo(str(tmp_path / 'raw' / 'train-2.zip'))
+    names = ['GoodClip___', 'FifoClip___', 'DevZero____', 'Dangling___',
+             'LoopClip___']
+    write_labels(raw, [n + '.000.mp4' for n in names])
+    code, out, err = run_python(
+        'import sys\n'
+        'from deep_impression import cli\n'
+        'sys.exit(cli.main(["preprocess", {!r}, {!r}, "--jobs", "1"]))\n'
+        .format(raw, str(tmp_path / 'store')), timeout=120)
+    assert code == 1, err               # failed clips: exit status 1
+    assert 'Traceback' not in err
+    lines = [line.strip() for line in err.splitlines()]
+    assert lines[0].startswith('1 clips in the store (5 processed now')
+    for name, reason in (
+            ('FifoClip___', 'not a regular file (a FIFO)'),
+            ('DevZero____', 'not a regular file (a character device)'),
+            ('Dangling___', 'a symbolic link to a missing file '
+                            '(Missing.mp4)'),
+            ('LoopClip___', 'a symbolic link loop')):
+        assert '{0}.000: {1}/{0}.000.mp4: {2}'.format(
+            name, folder, reason) in lines
+    assert '{}: not a regular file (a FIFO)'.format(
+        tmp_path / 'raw' / 'train-2.zip') in lines
+    assert store.ClipStore(str(tmp_path / 'store')).clip_ids() == [
+        'GoodClip___.000']

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 
 import numpy
 import pytest
@@ -233,3 +234,70 @@ def test_errors_name_the_folder(tmp_path):
     with pytest.raises(DeepImpressionError, match='not a clip store'):
         ClipStore(str(tmp_path))
     assert synth.CLIPS_PER_FOLDER == 80
+
+
+def test_zip_bomb_is_refused_in_small_memory_and_disk(tmp_path):
+    # Issue 23: train-1.zip with a 2-GiB entry of zeros took preprocess to
+    # 4.25 GB of memory and 2 GB of temporary disk. Here 256 MiB of zeros
+    # (an archive of about 1 MiB) beside a good clip, in a process that
+    # may not write a file over 16 MiB.
+    from processes import run_bounded
+    raw = tmp_path / 'raw'
+    raw.mkdir()
+    good = make_clip(tmp_path / 'good.mp4', seconds=1.2, size=(64, 36))
+    with zipfile.ZipFile(str(raw / 'train-1.zip'), 'w', zipfile.ZIP_DEFLATED,
+                         compresslevel=1) as zf:
+        zf.write(good, 'training80_01/GoodClip___.000.mp4')
+        with zf.open('training80_01/ZipBomb____.000.mp4', 'w') as f:
+            for _ in range(256):
+                f.write(bytes(1 << 20))
+    assert os.path.getsize(str(raw / 'train-1.zip')) < 2 << 20
+    _write_labels(str(raw), ['GoodClip___.000.mp4', 'ZipBomb____.000.mp4'])
+    code = (
+        'import json, resource, signal, sys\n'
+        'signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # EFBIG, no kill\n'
+        'resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))\n'
+        'from deep_impression.data.preprocess import preprocess\n'
+        'from deep_impression import media\n'
+        'before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n'
+        's = preprocess(sys.argv[1], sys.argv[2], jobs=1)\n'
+        'after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n'
+        'print(json.dumps([s["ok"], s["failed"], (after - before) >> 10]))\n')
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(HERE))
+    rc, out, _ = run_bounded(
+        [sys.executable, '-c', code, str(raw), str(tmp_path / 'store')], 120,
+        'preprocess of a zip bomb', env=env, stderr=subprocess.DEVNULL)
+    assert rc == 0
+    ok, failed, grown_mib = json.loads(out.decode().splitlines()[-1])
+    assert ok == 1
+    (clip_id, reason), = failed
+    assert clip_id == 'ZipBomb____.000' and reason.startswith(
+        '{}!training80_01/ZipBomb____.000.mp4: refused: expands to 256.0 '
+        'MiB, '.format(raw / 'train-1.zip'))
+    # Reading the entry whole would have grown the process by 256 MiB.
+    assert grown_mib < 100
+
+
+def test_clip_labelled_in_two_splits_is_left_out_and_named(tmp_path, capsys):
+    # Issue 23: a clip in the training and the test annotations with
+    # different labels went silently to the test split.
+    raw = tmp_path / 'raw' / 'training80_01'
+    raw.mkdir(parents=True)
+    for name in ('GoodClip___', 'TwoSplits__'):
+        make_clip(raw / (name + '.000.mp4'), seconds=1.1, size=(64, 36))
+    root = str(tmp_path / 'raw')
+    _write_labels(root, ['GoodClip___.000.mp4', 'TwoSplits__.000.mp4'])
+    _write_labels(root, ['TwoSplits__.000.mp4', 'TestOnly___.000.mp4'],
+                  split='test')
+    out = str(tmp_path / 'store')
+    assert cli.main(['preprocess', root, out, '--jobs', '1']) == 1
+    line = ('TwoSplits__.000.mp4: labelled in {} (train) and in {} (test) '
+            'with different values; left out of the store, as a clip '
+            'belongs to one split (correct the annotation files)'.format(
+                os.path.join(root, 'annotation_training.pkl'),
+                os.path.join(root, 'annotation_test.pkl')))
+    assert '  TwoSplits__.000: {}\n'.format(line) in capsys.readouterr().err
+    s = ClipStore(out)
+    assert s.clip_ids() == ['GoodClip___.000']
+    with open(os.path.join(out, 'report.json')) as f:
+        assert json.load(f)['failed'] == [['TwoSplits__.000', line]]

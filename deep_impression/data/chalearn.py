@@ -22,8 +22,15 @@ character, and NumPy turns the characters back into the same 8 bytes.
 :func:`write_annotations` writes pickles exactly that way (for the synthetic
 stand-in and for tests); :func:`read_annotations` reads them with an
 unpickler that only accepts what such a file may hold.
+
+Archive entries are read with bounds (:class:`ArchiveLimits`): an entry
+that would expand far beyond what the release holds, or far beyond its
+compressed size (a "zip bomb"), is refused in one line before anything of
+it is read.
 """
 
+import collections
+import contextlib
 import io
 import os
 import pickle
@@ -55,6 +62,23 @@ CLIP_NAME = re.compile(r'^[A-Za-z0-9_-]{11}\.\d{3}\.mp4$')
 #: Separates an archive from a path inside it in a clip's source string,
 #: e.g. ``train-1.zip!training80_01.zip!training80_01/abc.001.mp4``.
 ARCHIVE_SEP = '!'
+
+#: Bounds on one archive entry: ``max_bytes``, what it may expand to, and
+#: ``max_ratio``, how many times its compressed size it may expand to.
+ArchiveLimits = collections.namedtuple('ArchiveLimits', 'max_bytes max_ratio')
+
+#: The default bounds. A challenge clip is 15 s of H.264, a few MB; the
+#: largest entries of the release are the folders of 80 clips zipped
+#: inside ``train-1.zip`` ..., some hundreds of MB, read into memory to be
+#: walked: 1 GiB leaves room for longer clips without letting one entry
+#: fill the memory. Video, and zips of videos, hardly compress (about 1:1);
+#: an annotation pickle deflates about 5:1; 20:1 is four times that, while
+#: a run of zeros deflates about 1000:1 (experiments/archive_ratios.py).
+ARCHIVE_LIMITS = ArchiveLimits(max_bytes=1 << 30, max_ratio=20.0)
+
+#: Entries up to this size (bytes) are not judged by their ratio: a small
+#: file can compress well and cannot do harm.
+RATIO_FREE_BYTES = 1 << 20
 
 
 def clip_id(name):
@@ -186,14 +210,15 @@ def loads_annotations(data, name='annotations'):
     return result
 
 
-def read_annotations(path):
-    """Read an annotation pickle (a path, or a path inside archives).
+def read_annotations(path, limits=ARCHIVE_LIMITS):
+    """Read an annotation pickle (a path, or a path inside archives, read
+    within ``limits``).
 
     Returns:
         dict ``{key: {clip file name: float}}`` with the keys of
         :data:`ANNOTATION_KEYS` found in the file.
     """
-    return loads_annotations(read_source(path), name=path)
+    return loads_annotations(read_source(path, limits), name=path)
 
 
 def labels_by_clip(annotations):
@@ -207,7 +232,40 @@ def labels_by_clip(annotations):
 # ---------------------------------------------------------------------------
 # Finding clips and annotation files at any depth and inside zip archives
 
-def _walk_zip(zf, prefix, found):
+def entry_problem(info, limits=ARCHIVE_LIMITS):
+    """Why an archive entry is refused (a phrase), or None.
+
+    Judged on the sizes the archive declares; :mod:`zipfile` never
+    expands an entry beyond its declared size (it stops there and the
+    CRC check fails), so a lying header cannot get past this either.
+
+    Args:
+        info: the entry's :class:`zipfile.ZipInfo`.
+        limits: an :class:`ArchiveLimits`.
+    """
+    size, packed = info.file_size, max(info.compress_size, 1)
+    if size <= limits.max_bytes and (size <= RATIO_FREE_BYTES or
+                                     size <= limits.max_ratio * packed):
+        return None
+    return ('refused: expands to {:.1f} MiB, {:.0f} times its compressed '
+            '{:.1f} MiB, beyond the limits ({:.0f} MiB, {:g} times) that '
+            'guard against zip bombs (preprocess --max-entry-mb and '
+            '--max-entry-ratio raise them)'.format(
+                size / 2 ** 20, size / packed, packed / 2 ** 20,
+                limits.max_bytes / 2 ** 20, limits.max_ratio))
+
+
+def _read_entry(zf, name, source, limits):
+    """The bytes of entry ``name`` of ``zf``, if within ``limits``
+    (``source``: the entry's source string, for the message)."""
+    info = zf.getinfo(name)
+    problem = entry_problem(info, limits)
+    if problem:
+        raise DeepImpressionError('{}: {}'.format(source, problem))
+    return zf.read(info)
+
+
+def _walk_zip(zf, prefix, found, limits):
     for info in zf.infolist():
         if info.is_dir():
             continue
@@ -215,11 +273,13 @@ def _walk_zip(zf, prefix, found):
         base = os.path.basename(info.filename)
         lower = base.lower()
         if lower.endswith('.zip'):
+            problem = entry_problem(info, limits)
+            if problem:
+                found['bad_archives'].append((inner, problem))
+                continue
             try:
-                with zf.open(info) as member:
-                    data = member.read()
-                with zipfile.ZipFile(io.BytesIO(data)) as nested:
-                    _walk_zip(nested, inner, found)
+                with zipfile.ZipFile(io.BytesIO(zf.read(info))) as nested:
+                    _walk_zip(nested, inner, found, limits)
             except (zipfile.BadZipFile, RuntimeError, OSError) as e:
                 found['bad_archives'].append((inner, str(e)))
         elif lower.endswith('.mp4'):
@@ -228,15 +288,19 @@ def _walk_zip(zf, prefix, found):
             found['annotations'].append(inner)
 
 
-def scan(raw_dir):
+def scan(raw_dir, limits=ARCHIVE_LIMITS):
     """Find clips and annotation pickles under ``raw_dir``.
 
     Looks at any depth and inside ``.zip`` archives (also nested ones). Clip
     sources are paths, or ``archive.zip!inner.zip!folder/clip.mp4`` strings
-    (see :func:`read_source`).
+    (see :func:`read_source`). Nothing but regular files is opened: a FIFO,
+    a device or a dangling link named like a clip is listed with size None
+    (reading it says why it is refused); one named like an archive is a
+    bad archive. Nested archives are read within ``limits``.
 
     Returns:
-        dict with ``clips`` (list of ``(source, size in bytes)``, sorted),
+        dict with ``clips`` (list of ``(source, size in bytes or None)``,
+        sorted),
         ``annotations`` (list of sources of ``annotation_*.pkl`` files) and
         ``bad_archives`` (list of ``(source, reason)``).
 
@@ -253,16 +317,21 @@ def scan(raw_dir):
             path = os.path.join(root, name)
             lower = name.lower()
             if lower.endswith('.zip'):
+                refused = fileio.not_regular(path)
+                if refused:
+                    found['bad_archives'].append((path, refused))
+                    continue
                 try:
                     with zipfile.ZipFile(path) as zf:
-                        _walk_zip(zf, path, found)
+                        _walk_zip(zf, path, found, limits)
                 except (zipfile.BadZipFile, OSError) as e:
                     found['bad_archives'].append((path, str(e)))
             elif lower.endswith('.mp4'):
-                found['clips'].append((path, os.path.getsize(path)))
+                found['clips'].append((path, None if fileio.not_regular(
+                    path) else os.path.getsize(path)))
             elif lower.endswith('.pkl') and lower.startswith('annotation_'):
                 found['annotations'].append(path)
-    found['clips'].sort()
+    found['clips'].sort(key=lambda clip: clip[0])
     return found
 
 
@@ -287,42 +356,91 @@ def path_split(source):
     return None
 
 
-def read_source(source):
-    """The bytes of a file, or of a member inside (nested) zip archives."""
+def _source_error(source, e):
+    return DeepImpressionError('{}: cannot read ({})'.format(
+        source, e.strerror if isinstance(e, OSError) and e.strerror else e))
+
+
+@contextlib.contextmanager
+def open_source(source, limits=ARCHIVE_LIMITS):
+    """A binary file object of a regular file, or of a member inside
+    (nested) zip archives within ``limits``; a nested archive is read into
+    memory, the member itself is streamed.
+
+    Raises:
+        DeepImpressionError: in one line naming ``source``: not a regular
+            file, a missing archive or entry, a damaged archive, or an
+            entry beyond ``limits``.
+    """
     parts = source.split(ARCHIVE_SEP)
-    try:
-        if len(parts) == 1:
-            with open(source, 'rb') as f:
-                return f.read()
-        zf = zipfile.ZipFile(parts[0])
+    with contextlib.ExitStack() as stack:
+        fileio.check_regular_file(parts[0])
         try:
-            for inner in parts[1:-1]:
-                data = zf.read(inner)
-                zf.close()
-                zf = zipfile.ZipFile(io.BytesIO(data))
-            return zf.read(parts[-1])
-        finally:
-            zf.close()
-    except (OSError, KeyError, zipfile.BadZipFile, RuntimeError) as e:
-        raise DeepImpressionError('{}: cannot read ({})'.format(source, e)) \
-            from None
+            if len(parts) == 1:
+                f = stack.enter_context(open(source, 'rb'))
+            else:
+                zf = stack.enter_context(zipfile.ZipFile(parts[0]))
+                for k in range(1, len(parts) - 1):
+                    data = _read_entry(zf, parts[k], ARCHIVE_SEP.join(
+                        parts[:k + 1]), limits)
+                    zf = stack.enter_context(zipfile.ZipFile(io.BytesIO(
+                        data)))
+                info = zf.getinfo(parts[-1])
+                problem = entry_problem(info, limits)
+                if problem:
+                    raise DeepImpressionError('{}: {}'.format(source,
+                                                              problem))
+                f = stack.enter_context(zf.open(info))
+        except (OSError, KeyError, zipfile.BadZipFile, RuntimeError) as e:
+            raise _source_error(source, e) from None
+        yield f
 
 
-def materialize(source, tmp_dir):
-    """A real file path for ``source``, and whether it is a temporary copy.
+def read_source(source, limits=ARCHIVE_LIMITS):
+    """The bytes of a regular file, or of a member inside (nested) zip
+    archives within ``limits`` (see :func:`open_source`)."""
+    with open_source(source, limits) as f:
+        return _read_block(f, source, -1)
 
-    Members of archives are copied to ``tmp_dir`` (ffmpeg needs to seek in an
-    mp4); the caller removes the copy.
+
+def materialize(source, tmp_dir, limits=ARCHIVE_LIMITS):
+    """A regular file's path for ``source``, and whether it is a temporary
+    copy.
+
+    Members of archives are copied to ``tmp_dir`` (ffmpeg needs to seek in
+    an mp4) block by block, so memory stays small; an entry beyond
+    ``limits`` is refused before anything is written. The caller removes
+    the copy.
+
+    Raises:
+        DeepImpressionError: see :func:`open_source`.
+        OSError: writing the copy failed (a full disk).
     """
     if ARCHIVE_SEP not in source:
+        fileio.check_regular_file(source)
         return source, False
     os.makedirs(tmp_dir, exist_ok=True)
     path = os.path.join(tmp_dir, '{}-{}'.format(
         os.getpid(), os.path.basename(source.split(ARCHIVE_SEP)[-1])))
-    data = read_source(source)
-    with open(path, 'wb') as f:
-        f.write(data)
+    with open_source(source, limits) as member:
+        try:
+            with open(path, 'wb') as f:
+                for block in iter(lambda: _read_block(member, source), b''):
+                    f.write(block)
+        except BaseException:   # a damaged entry, a full disk: no leftover
+            if os.path.exists(path):
+                os.remove(path)
+            raise
     return path, True
+
+
+def _read_block(member, source, size=1 << 20):
+    """Up to ``size`` bytes of ``member`` (all with -1); a damaged entry
+    is one line naming ``source``."""
+    try:
+        return member.read(size)
+    except (OSError, zipfile.BadZipFile, RuntimeError) as e:
+        raise _source_error(source, e) from None
 
 
 def sha1_of(path):

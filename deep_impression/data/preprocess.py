@@ -23,6 +23,15 @@ both go into the :mod:`deep_impression.data.store` format with a manifest line.
   follows too). Clips without labels and labels without clips are reported
   too (``report.json``).
 * A full disk stops the run with one line; running it again continues.
+* Only regular files are read (a FIFO, a device or a dangling link named
+  like a clip is recorded as failed, never opened), and entries of zip
+  archives within bounds on their size and compression ratio
+  (:class:`~deep_impression.data.chalearn.ArchiveLimits`; a zip bomb's
+  entry is failed before anything of it is written).
+* A clip labelled in two splits' annotation files is left out and
+  recorded as failed, naming both files.
+* One run at a time per store: a second one ends in one line naming the
+  first (:func:`deep_impression.fileio.folder_lock`).
 """
 
 import collections
@@ -115,7 +124,8 @@ def process_clip(task, options=None):
     path, temporary = None, False
     try:
         path, temporary = chalearn.materialize(
-            task['source'], os.path.join(out_dir, 'tmp'))
+            task['source'], os.path.join(out_dir, 'tmp'),
+            options.get('archive_limits', chalearn.ARCHIVE_LIMITS))
         record['source_sha1'] = chalearn.sha1_of(path)
         _check_media(path, task['source'])
         audio = media.decode_audio(path, sample_rate=SAMPLE_RATE, **check)
@@ -276,18 +286,26 @@ def _run_parallel(todo, options, jobs):
             process.join()
 
 
-def _load_labels(found):
-    """``{clip file name: (split, labels dict)}`` from the annotation files."""
-    by_split = {}
+def _load_labels(found, limits):
+    """The labels of the annotation files.
+
+    Returns:
+        ``({clip file name: (split, labels dict)}, annotated splits,
+        {clip file name: reason line})``; the last holds the clips labelled
+        in more than one split, left out of the first.
+    """
+    by_split, files = {}, {}
     for source in found['annotations']:
         split = chalearn.annotation_split(source)
         if split is None:
             continue
-        table = chalearn.read_annotations(source)
+        table = chalearn.read_annotations(source, limits)
         merged = by_split.setdefault(split, {})
         for key, values in table.items():
             merged.setdefault(key, {}).update(values)
-    labels = {}
+            for name in values:
+                files.setdefault((split, name), source)
+    labels, where = {}, collections.defaultdict(list)
     for split in chalearn.SPLITS:
         table = by_split.get(split)
         if not table:
@@ -297,7 +315,25 @@ def _load_labels(found):
             values = {k: table[k][name] for k in chalearn.ANNOTATION_KEYS
                       if k in table and name in table[k]}
             labels[name] = (split, values)
-    return labels, sorted(by_split)
+            where[name].append((split, values))
+    conflicts = {name: _label_conflict(name, found_in, files)
+                 for name, found_in in where.items() if len(found_in) > 1}
+    for name in conflicts:
+        del labels[name]
+    return labels, sorted(by_split), conflicts
+
+
+def _label_conflict(name, found_in, files):
+    """The line for a clip labelled in several splits: ``found_in`` is a
+    list of ``(split, labels dict)``; ``files``, ``{(split, name):
+    annotation file}``."""
+    same = all(values == found_in[0][1] for _, values in found_in)
+    return ('{}: labelled in {} with {} values; left out of the store, as a '
+            'clip belongs to one split (correct the annotation files)'.format(
+                name, ' and in '.join('{} ({})'.format(files[split, name],
+                                                       split)
+                                      for split, _ in found_in),
+                'the same' if same else 'different'))
 
 
 def _commit(manifest, records, record):
@@ -385,7 +421,7 @@ def _is_done(record, task, out_dir):
 def preprocess(raw_dir, out_dir, jobs=1, frame_transform=None,
                quality=store.JPEG_QUALITY, width=FRAME_WIDTH,
                height=FRAME_HEIGHT, fps=FPS, show_progress=None,
-               strict=False):
+               strict=False, archive_limits=chalearn.ARCHIVE_LIMITS):
     """Make (or complete) a clip store from a ChaLearn-format release.
 
     Args:
@@ -405,38 +441,59 @@ def preprocess(raw_dir, out_dir, jobs=1, frame_transform=None,
             standard error is a terminal).
         strict: a damaged clip that decodes is failed instead of stored
             with a warning.
+        archive_limits: bounds on each zip entry
+            (:class:`~deep_impression.data.chalearn.ArchiveLimits`).
 
     Returns:
         dict summary: ``processed``, ``skipped``, ``relabelled``, ``ok``,
-        ``failed`` (list of ``(clip id, reason)``), ``warnings`` (list of
-        ``(clip id, line)``), ``unlabelled`` (clip ids),
-        ``labels_without_clips`` (clip file names), ``duplicates``,
-        ``bad_archives``.
+        ``failed`` (list of ``(clip id, reason)``, clips labelled in two
+        splits included), ``warnings`` (list of ``(clip id, line)``),
+        ``unlabelled`` (clip ids), ``labels_without_clips`` (clip file
+        names), ``duplicates``, ``bad_archives``.
 
     Raises:
         DeepImpressionError: ``raw_dir`` missing or without clips, an
             unreadable annotation file, a store made with other
-            parameters, an output folder that cannot be written, a quality
-            outside 1-100, or a full disk.
-
-    (Over 60 lines with this docstring; its code is 48 lines.)
+            parameters or in use by another run, an output folder that
+            cannot be written, a quality outside 1-100, or a full disk.
     """
     check_quality(quality)
     raw_dir, out_dir = os.path.abspath(raw_dir), os.fspath(out_dir)
-    found = chalearn.scan(raw_dir)
+    found = chalearn.scan(raw_dir, archive_limits)
     if not found['clips']:
         raise DeepImpressionError('{}: no .mp4 clips found (looked at any '
                                   'depth and inside .zip archives)'.format(
                                       raw_dir))
-    labels, annotated_splits = _load_labels(found)
+    labels = _load_labels(found, archive_limits)
+    options = dict(
+        out_dir=out_dir, width=width, height=height, fps=fps,
+        quality=quality, frame_transform=frame_transform, strict=strict,
+        archive_limits=archive_limits)
+    # One run per store: another's start-up cleanup would delete this
+    # one's temporary files, and both would append to the manifest.
+    with fileio.folder_lock(out_dir, 'preprocess'):
+        summary = _fill_store(raw_dir, found, labels, options, jobs,
+                              show_progress)
+        fileio.write_json(os.path.join(out_dir, store.REPORT), summary,
+                          sort_keys=True)
+    return summary
+
+
+def _fill_store(raw_dir, found, labels, options, jobs, show_progress):
+    """The part of :func:`preprocess` that writes the store (``labels``:
+    the three things :func:`_load_labels` returns); returns the
+    summary."""
+    out_dir = options['out_dir']
+    labels, annotated_splits, conflicts = labels
     _open_store_dir(out_dir, dict(
         format='deep-impression clip store', version=1,
-        frame_size=[width, height], fps=fps, sample_rate=SAMPLE_RATE,
-        jpeg_quality=quality, frame_transform=_transform_name(
-            frame_transform), traits=list(TRAITS)))
+        frame_size=[options['width'], options['height']],
+        fps=options['fps'], sample_rate=SAMPLE_RATE,
+        jpeg_quality=options['quality'], frame_transform=_transform_name(
+            options['frame_transform']), traits=list(TRAITS)))
     records = store.read_manifest(out_dir)
-    tasks, duplicates, unlabelled, seen = _tasks(found, labels,
-                                                 annotated_splits, records)
+    tasks, duplicates, unlabelled, seen, refused = _tasks(
+        found, labels, annotated_splits, records, conflicts)
     todo, relabelled = [], []
     for t in tasks:
         if not _is_done(records.get(t['clip_id']), t, out_dir):
@@ -445,13 +502,11 @@ def preprocess(raw_dir, out_dir, jobs=1, frame_transform=None,
         record = _relabel(records[t['clip_id']], t)
         if record is not None:
             relabelled.append(record)
-    _run(todo, records, relabelled, out_dir, jobs, show_progress, dict(
-        out_dir=out_dir, width=width, height=height, fps=fps,
-        quality=quality, frame_transform=frame_transform, strict=strict))
+    _run(todo, records, relabelled, out_dir, jobs, show_progress, options)
 
-    current = {t['clip_id'] for t in tasks}
+    current = {t['clip_id'] for t in tasks} | set(refused)
     found_names = {chalearn.clip_name(c) for c in seen}
-    summary = dict(
+    return dict(
         raw_dir=raw_dir, clips_found=len(found['clips']),
         processed=len(todo), skipped=len(tasks) - len(todo),
         relabelled=len(relabelled),
@@ -462,13 +517,10 @@ def preprocess(raw_dir, out_dir, jobs=1, frame_transform=None,
         failed=sorted((k, r['reason']) for k, r in records.items()
                       if k in current and r.get('status') != 'ok'),
         unlabelled=sorted(unlabelled),
-        labels_without_clips=sorted(n for n in labels
+        labels_without_clips=sorted(n for n in set(labels) | set(conflicts)
                                     if n not in found_names),
         duplicates=duplicates, bad_archives=found['bad_archives'],
         annotation_files=found['annotations'])
-    fileio.write_json(os.path.join(out_dir, store.REPORT), summary,
-                      sort_keys=True)
-    return summary
 
 
 def _transform_name(frame_transform):
@@ -500,14 +552,16 @@ def _open_store_dir(out_dir, params):
     _clean_temporaries(out_dir)
 
 
-def _tasks(found, labels, annotated_splits, records):
-    """One task per labelled clip of the scan; unlabelled clips get a
-    manifest record (in ``records``) saying so.
+def _tasks(found, labels, annotated_splits, records, conflicts):
+    """One task per labelled clip of the scan; unlabelled clips, and clips
+    labelled in two splits (``conflicts``: ``{clip file name: line}``), get
+    a manifest record (in ``records``) saying so.
 
     Returns:
-        ``(tasks, duplicates, unlabelled clip ids, {clip id: source})``.
+        ``(tasks, duplicates, unlabelled clip ids, {clip id: source},
+        ids of the clips labelled in two splits)``.
     """
-    tasks, duplicates, unlabelled, seen = [], [], [], {}
+    tasks, duplicates, unlabelled, seen, refused = [], [], [], {}, []
     for source, size in found['clips']:
         name = os.path.basename(source.split(chalearn.ARCHIVE_SEP)[-1])
         clip_id = chalearn.clip_id(name)
@@ -515,6 +569,12 @@ def _tasks(found, labels, annotated_splits, records):
             duplicates.append((clip_id, source, seen[clip_id]))
             continue
         seen[clip_id] = source
+        if name in conflicts:
+            refused.append(clip_id)
+            records[clip_id] = failed_record(dict(
+                clip_id=clip_id, source=source, source_bytes=size,
+                split=None, labels=None), conflicts[name])
+            continue
         if name not in labels:
             unlabelled.append(clip_id)
             records[clip_id] = dict(
@@ -528,7 +588,7 @@ def _tasks(found, labels, annotated_splits, records):
         split, values = labels[name]
         tasks.append(dict(clip_id=clip_id, source=source, source_bytes=size,
                           split=split, labels=values))
-    return tasks, duplicates, unlabelled, seen
+    return tasks, duplicates, unlabelled, seen, refused
 
 
 def _run(todo, records, relabelled, out_dir, jobs, show_progress, options):

@@ -27,8 +27,8 @@ from deep_impression.constants import TRAITS
 from deep_impression.errors import DeepImpressionError
 from deep_impression.training.config import (
     ADAM, CONFIG_FILE, MODEL_FILE, learning_rate, phase_ends, run_config)
-from deep_impression.training.trainer import (make_trainer, prepare_run_dir,
-                                              run_trainer)
+from deep_impression.training.trainer import (
+    make_trainer, one_run_per_dir, prepare_run_dir, run_trainer)
 
 _EPOCH_FILE = re.compile(r'_epoch_(\d+)$')
 
@@ -109,6 +109,7 @@ def _challenge_config(init):
         return json.load(f)
 
 
+@one_run_per_dir
 def train_per_trait(data_dir, out, init, epochs=None, device=None,
                     resume_run=False, loaders=2, progress_bar=None,
                     traits=TRAITS):

@@ -27,10 +27,11 @@ from deep_impression.training.bptt import (BPTT_LENGTH, BPTTUpdater,
                                            SequenceLoss)
 from deep_impression.training.config import (ADAM, BATCH_SIZE, EPOCHS,
                                              MODEL_FILE)
-from deep_impression.training.trainer import (make_trainer, prepare_run_dir,
-                                              run_trainer)
+from deep_impression.training.trainer import (
+    make_trainer, one_run_per_dir, prepare_run_dir, run_trainer)
 
 
+@one_run_per_dir
 def train_recurrent(data_dir, out, base, epochs=EPOCHS,
                     batch_size=BATCH_SIZE, device=None, resume_run=False,
                     seed=0, alpha=ADAM['alpha'], step_seconds=1.0,

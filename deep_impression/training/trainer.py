@@ -4,9 +4,13 @@
 :func:`train` runs a whole training from a clip store into a run directory
 (what ``deep-impression train`` does); with ``resume_run=True`` it
 continues from the newest snapshot with the same epoch, iteration,
-optimizer state, learning rate and random states.
+optimizer state, learning rate and random states. One training at a time
+writes a run directory (:func:`one_run_per_dir`).
 """
 
+import contextlib
+import functools
+import inspect
 import json
 import os
 import sys
@@ -216,6 +220,34 @@ def resume(trainer):
     return None
 
 
+def one_run_per_dir(train_function):
+    """Decorator: ``train_function(..., out, ..., device, [communicator])``
+    checks its device, then runs holding the lock of its run directory
+    ``out`` (:func:`deep_impression.fileio.folder_lock`), so that a second
+    training, or a second ``--resume``, into the same folder ends in one
+    line naming the first instead of overwriting its snapshots. With a
+    communicator rank 0 holds it for all ranks, and all ranks stop
+    together when it cannot (``distributed.agree``).
+
+    The device check comes first so that an unusable device leaves no
+    folder behind.
+    """
+    signature = inspect.signature(train_function)
+
+    @functools.wraps(train_function)
+    def locked(*args, **kwargs):
+        call = signature.bind(*args, **kwargs)
+        call.apply_defaults()
+        get_device(call.arguments['device'] or default_device())
+        with contextlib.ExitStack() as held:
+            def take():
+                held.enter_context(fileio.folder_lock(
+                    call.arguments['out'], 'training'))
+            distributed.agree(call.arguments.get('communicator'), take)
+            return train_function(*args, **kwargs)
+    return locked
+
+
 def prepare_run_dir(out, config, resume_run):
     """Write ``config`` as ``out/config.json``; with ``resume_run``, first
     check that it equals the stopped run's.
@@ -287,6 +319,7 @@ def run_trainer(trainer, resume_run, comm=None):
     return resumed_from
 
 
+@one_run_per_dir
 def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
           resume_run=False, seed=0, audio_crop=AUDIO_CROP,
           frame_crop=FRAME_CROP, validation_max_frames=None,
@@ -335,9 +368,6 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
     from deep_impression.models import weights
     from deep_impression.models.audiovisual import AudiovisualNetwork
     out = os.fspath(out)
-    # An unusable device or output folder fails before config.json exists.
-    weights.get_device(device or default_device())
-    fileio.ensure_dir(out)
     from deep_impression.data.store import ClipStore
     comm = communicator
     rank0 = comm is None or comm.rank == 0
