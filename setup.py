@@ -53,7 +53,10 @@ setup(
         'mpi': ['mpi4py>=4', 'mpich'],
         # scikit-image only for its bundled photograph of a face (tests).
         # docutils: README.rst must render with warnings as errors.
-        'test': ['pytest', 'scikit-image', 'docutils'],
+        # sphinx: the documentation site (docs/, `make docs`), which the
+        # tests build with warnings as errors; its alabaster theme comes
+        # with it.
+        'test': ['pytest', 'scikit-image', 'docutils', 'sphinx'],
     },
     entry_points={
         'console_scripts': ['deep-impression=deep_impression.cli:main'],
