@@ -171,7 +171,6 @@ def test_readme_is_a_short_front_page():
 
 
 def test_docs_build_with_warnings_as_errors(tmp_path):
-    pytest.importorskip('sphinx')
     code, out, _ = run_bounded(
         [sys.executable, '-m', 'sphinx', '-b', 'html', '-W', '--keep-going',
          '-E', '-q', DOCS, str(tmp_path / 'html')], 600, 'sphinx-build',
