@@ -19,13 +19,13 @@ MPI    ?= 1
 comma  := ,
 EXTRAS := test$(if $(MPI),$(comma)mpi,)
 
-.PHONY: install test test-paper reproduce clean
+.PHONY: install test test-paper docs reproduce clean
 
 install: $(STAMP)
 
 # Chainer 7.8.1 is a source archive whose setup.py needs pkg_resources:
 # build it without pip's isolated environment, with setuptools < 75
-# (shared/STACK.md).
+# (docs/paper-notes.rst, "The software stack").
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip 'setuptools<75' wheel
@@ -35,6 +35,11 @@ $(STAMP): setup.py
 
 test: install
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+# The documentation site (Sphinx) into docs/_build/html, warnings as
+# errors; make test builds it too (tests/test_docs.py).
+docs: install
+	$(BIN)/python -m sphinx -b html -W --keep-going -E -q docs docs/_build/html
 
 test-paper: install
 	$(BIN)/python -m pytest tests -m paper_scale $(PYTEST_ARGS)
@@ -46,4 +51,4 @@ reproduce: install
 	$(BIN)/python experiments/reproduce.py --out $(RUN) $(if $(DATA),--data $(DATA),)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info docs/_build

@@ -1,8 +1,9 @@
 # Install with pip (pip >= 26), from a checkout:
 #     pip install --build-constraint build-constraints.txt .
 # The build constraint keeps setuptools below 82 while pip builds Chainer
-# 7.8.1's source archive, whose setup.py imports pkg_resources (README.rst,
-# "Install with pip"). The build system itself is declared in pyproject.toml.
+# 7.8.1's source archive, whose setup.py imports pkg_resources
+# (docs/getting-started.rst, "Install with pip"). The build system itself is
+# declared in pyproject.toml.
 from setuptools import find_packages, setup
 
 with open('README.rst', encoding='utf-8') as f:
@@ -49,11 +50,14 @@ setup(
         # Chainer 7, runs over MPI): mpi4py and the `mpich` wheel, which
         # puts an MPI and its `mpiexec` into the environment, so nothing
         # has to be installed system-wide. On a cluster, build mpi4py
-        # against the cluster's own MPI instead (README.rst).
+        # against the cluster's own MPI instead (docs/guide/distributed.rst).
         'mpi': ['mpi4py>=4', 'mpich'],
         # scikit-image only for its bundled photograph of a face (tests).
         # docutils: README.rst must render with warnings as errors.
-        'test': ['pytest', 'scikit-image', 'docutils'],
+        # sphinx: the documentation site (docs/, `make docs`), which the
+        # tests build with warnings as errors; its alabaster theme comes
+        # with it.
+        'test': ['pytest', 'scikit-image', 'docutils', 'sphinx'],
     },
     entry_points={
         'console_scripts': ['deep-impression=deep_impression.cli:main'],

@@ -1,7 +1,8 @@
 """Make Chainer 7.8.1 importable on today's Python and NumPy.
 
 Chainer 7.8.1 (2020) is the last Chainer release. Two of its imports break on
-current stacks (measured in ``shared/STACK.md``):
+current stacks (seen when this package was built; docs/paper-notes.rst,
+"The software stack"):
 
 * ``numpy.sctypes`` was removed in NumPy 2.0, and
   ``chainer/functions/array/as_strided.py`` reads it at import time;

@@ -1,7 +1,8 @@
 """Facts of the paper and of the authors' release, each stated once.
 
-Sources: Güçlütürk et al., *Deep Impression* (2016), §2-§3, and the facts
-about the authors' Chainer release collected in ``shared/ORIGINAL_RELEASE.md``.
+Sources: Güçlütürk et al., *Deep Impression* (2016), §2-§3, and the
+authors' Chainer release (its weight file's layout and its inference code),
+as docs/paper-notes.rst restates them.
 """
 
 #: Output order of the network's five values (the rows of ``fc/W`` in the

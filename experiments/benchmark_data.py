@@ -303,10 +303,8 @@ def main(argv=None):
     text = json.dumps(report, indent=1)
     print(text)
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)),
-                    exist_ok=True)
-        with open(args.json, 'w') as f:
-            f.write(text + '\n')
+        from provenance import write_result
+        write_result(args.json, report)
     return 0
 
 

@@ -173,10 +173,8 @@ def main(argv=None):
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
-        from deep_impression import fileio
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)),
-                    exist_ok=True)
-        fileio.write_json(args.json, result, indent=2)
+        from provenance import write_result
+        write_result(args.json, result, indent=2)
 
 
 if __name__ == '__main__':

@@ -9,7 +9,7 @@ seconds of the whole-clip prediction of the same clip for scale.
 Usage::
 
     python experiments/benchmark_features.py [--weights FILE]
-        [--frames-per-step K]
+        [--frames-per-step K] [--json FILE]
 """
 
 import argparse
@@ -24,6 +24,9 @@ def main(argv=None):
                         help='challenge network (default: random weights)')
     parser.add_argument('--frames-per-step', type=int, default=None)
     parser.add_argument('--device', default=None)
+    parser.add_argument('--json', metavar='FILE', default=None,
+                        help='also write the figures (with the command, '
+                             'commit and machine) here')
     args = parser.parse_args(argv)
 
     import numpy
@@ -56,6 +59,11 @@ def main(argv=None):
     print('15-s clip: features {} float32, {} bytes on disk; {:.1f} s to '
           'compute (whole-clip prediction of the same clip: {:.1f} s)'.format(
               features.shape, size, seconds, whole))
+    if args.json:
+        from provenance import write_result
+        write_result(args.json, dict(
+            clip_seconds=15, shape=list(features.shape), bytes=size,
+            seconds=round(seconds, 1), whole_clip_prediction_s=round(whole, 1)))
 
 
 if __name__ == '__main__':

@@ -887,8 +887,8 @@ def _machine():
 
 
 def _write_json(path, out):
-    from deep_impression import fileio
-    fileio.write_json(path, out)
+    from provenance import write_result
+    write_result(path, out)
 
 
 if __name__ == '__main__':

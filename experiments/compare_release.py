@@ -304,6 +304,9 @@ def main(argv=None):
                    help='Chainer device for both networks (default @numpy)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--tolerance', type=float, default=1e-4)
+    p.add_argument('--json', metavar='FILE', default=None,
+                   help='also write the figures (with the command, commit '
+                        'and machine) here')
     args = p.parse_args(argv)
 
     from deep_impression import load_model
@@ -320,7 +323,7 @@ def main(argv=None):
                                    'the release\'s format'.format(args.seed)))
         release = release_network(args.release, weights, device)
         model = load_model(weights, device=args.device)
-        worst = compare_random(release, model, args.seed)
+        worst = random_diff = compare_random(release, model, args.seed)
         rows = [compare_video(v, release, model) for v in videos]
     worst = max([worst] + [r['network'] for r in rows])
     if rows:
@@ -328,6 +331,12 @@ def main(argv=None):
     print('\nlargest difference of the two networks: {:.2e} ({} {:g})'.format(
         worst, 'within' if worst <= args.tolerance else 'ABOVE',
         args.tolerance))
+    if args.json:
+        from provenance import write_result
+        write_result(args.json, dict(
+            tolerance=args.tolerance, worst=worst, random_inputs=random_diff,
+            weights=args.weights or 'random (seed {})'.format(args.seed),
+            rows=rows))
     return 0 if worst <= args.tolerance else 1
 
 

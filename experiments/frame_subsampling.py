@@ -169,11 +169,8 @@ def main(argv=None):
                values={k: v.tolist() for k, v in values.items()})
     print(json.dumps(dict(out, values=None), indent=1))
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)),
-                    exist_ok=True)
-        with open(args.json + '.tmp', 'w') as f:
-            json.dump(out, f, indent=1)
-        os.replace(args.json + '.tmp', args.json)
+        from provenance import write_result
+        write_result(args.json, out)
     return 0
 
 

@@ -58,6 +58,9 @@ def main(argv=None):
     p.add_argument('--videos', nargs='+', default=None,
                    help='real clips: calibration ones first, then the '
                         '--clips evaluated ones')
+    p.add_argument('--json', metavar='FILE', default=None,
+                   help='also write the figures (with the command, commit '
+                        'and machine) here')
     args = p.parse_args(argv)
     from deep_impression.inference import backends, onnx_export
     from deep_impression.models.weights import load_model
@@ -94,6 +97,14 @@ def main(argv=None):
                       args.calibration_frames, diff.mean(), diff.max(),
                       'meets the bar' if diff.mean() <= 0.005 and
                       diff.max() <= 0.02 else 'misses the bar'))
+    if args.json:
+        from provenance import write_result
+        write_result(args.json, dict(
+            clips=len(clips), frames_per_clip=args.frames,
+            calibration_clips=args.calibration_clips,
+            calibration_frames=args.calibration_frames,
+            fp32_nodes=args.fp32_nodes, values_std=ref.std(axis=0).tolist(),
+            mean_abs_diff=float(diff.mean()), max_abs_diff=float(diff.max())))
     return 0
 
 

@@ -274,8 +274,9 @@ def main(argv=None):
                    table3={k: ev.as_dict()
                            for k, ev in post_challenge.items()},
                    post_challenge_passed=post_passed)
-    fileio.write_json(os.path.join(out, 'summary{}.json'.format(suffix)),
-                      summary, indent=2)
+    from provenance import write_result
+    write_result(os.path.join(out, 'summary{}.json'.format(suffix)),
+                 summary, indent=2)
     return 1 if False in (passed, post_passed) else 0
 
 

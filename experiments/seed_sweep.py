@@ -153,7 +153,8 @@ def main(argv=None):
           'and is not below it on any trait.'.format(
               'PASS' if ok else 'FAIL', required))
     fileio.write_text(os.path.join(args.out, 'seed_sweep.md'), table + '\n')
-    fileio.write_json(os.path.join(args.out, 'seed_sweep.json'), dict(
+    from provenance import write_result
+    write_result(os.path.join(args.out, 'seed_sweep.json'), dict(
         config=args.config, overrides=args.set, seeds=args.seeds,
         required_margin=required, passed=ok, rows=rows,
         timings={s: summaries[s]['timings'] for s in args.seeds}), indent=2)

@@ -202,8 +202,8 @@ def main(argv=None):
     result = measure(args.run, args.frames, args.crops, args.seed)
     print_result(result)
     if args.json:
-        from deep_impression import fileio
-        fileio.write_json(args.json, result)
+        from provenance import write_result
+        write_result(args.json, result)
     if args.plot:
         plot(result, args.plot)
     return 0

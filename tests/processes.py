@@ -25,21 +25,31 @@ def run_bounded(cmd, timeout, what, env=None, stderr=subprocess.STDOUT):
     return proc.returncode, out, err
 
 
-def kill_when(cmd, ready, timeout, env=None):
+def kill_when(cmd, snapshot, timeout, env=None):
     """Run ``cmd`` in its own process group and SIGKILL the whole group
-    (mpiexec and its ranks, a trainer and its loader processes) as soon as
-    ``ready()`` is true.
+    (mpiexec and its ranks, a trainer and its loader processes) right after
+    it has written the snapshot file ``snapshot``.
 
-    Fails if the run ends before that or ``ready()`` never comes within
-    ``timeout`` seconds. Returns the finished ``Popen``.
+    The run is asked (``training.extensions.HOLD_ENV``) to write
+    ``<snapshot>.held`` after that snapshot and to wait there, so it cannot
+    finish before it is killed, however fast it is. Fails if the run ends,
+    or the signal does not come, within ``timeout`` seconds. Returns the
+    finished ``Popen``.
     """
+    from deep_impression.training import extensions
+    env = dict(os.environ if env is None else env)
+    env[extensions.HOLD_ENV] = os.path.abspath(snapshot)
+    signal_file = os.path.abspath(snapshot) + '.held'
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env,
                             start_new_session=True)
     try:
         deadline = time.time() + timeout
-        while time.time() < deadline and proc.poll() is None and not ready():
+        while (time.time() < deadline and proc.poll() is None
+               and not os.path.exists(signal_file)):
             time.sleep(0.02)
+        assert os.path.exists(signal_file), (
+            'the run ended or timed out before writing {}'.format(snapshot))
         assert proc.poll() is None, 'the run ended before it could be killed'
         os.killpg(proc.pid, signal.SIGKILL)
     finally:
@@ -49,13 +59,7 @@ def kill_when(cmd, ready, timeout, env=None):
     return proc
 
 
-def snapshot_written(run, epoch):
-    """A ``ready`` for :func:`kill_when`: the run's newest snapshot is the
-    one of ``epoch``."""
+def snapshot_path(run, epoch):
+    """The snapshot file of ``epoch`` in the run directory ``run``."""
     from deep_impression import training
-
-    def ready():
-        snapshots = training.list_snapshots(run)
-        return bool(snapshots) and snapshots[-1].endswith(
-            '{:04d}'.format(epoch))
-    return ready
+    return os.path.join(run, training.SNAPSHOT_FORMAT.format(epoch))

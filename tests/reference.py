@@ -1,6 +1,7 @@
 """An independent NumPy implementation of the release's inference.
 
-Written from ``shared/ORIGINAL_RELEASE.md`` alone, with no Chainer: direct
+Written from the release's facts alone (docs/paper-notes.rst, "The
+authors' release": layer geometry and inference), with no Chainer: direct
 sums over kernel offsets for convolutions, explicit -inf padding and
 ceil-mode windows for ``cover_all`` max pooling, test-mode batch
 normalisation from the stored averages. The tests compare the package's

@@ -168,8 +168,23 @@ def test_evaluate_command(tmp_path, synthetic_store):
         'table2_test.json', 'table2_test.md']
     back = evaluation.read_predictions_csv(
         os.path.join(out, 'predictions_test.csv'))
-    assert len(back.clip_ids) == 2
-    assert ((back.predictions >= 0) & (back.predictions <= 1)).all()
+    # Each row is the network's prediction for that clip, in TRAITS order,
+    # from the whole audio and the middle frames of 2 equal halves of the
+    # clip (as --max-frames 2 says), with the clip's own labels beside it.
+    from deep_impression.data.store import ClipStore
+    from deep_impression.models.weights import load_model
+    store = ClipStore(synthetic_store)
+    assert sorted(back.clip_ids) == sorted(store.clip_ids('test'))
+    model = load_model(weights, device='@numpy')
+    for row, clip_id in enumerate(back.clip_ids):
+        n = store.num_frames(clip_id)
+        middles = [int((2 * k + 1) * n // 4) for k in range(2)]
+        expected = model.predict(store.audio(clip_id),
+                                 store.frames(clip_id, middles))
+        numpy.testing.assert_allclose(back.predictions[row], expected,
+                                      atol=1e-5, err_msg=clip_id)
+        numpy.testing.assert_allclose(back.labels[row],
+                                      store.labels(clip_id), atol=1e-6)
 
 
 def test_evaluate_command_bad_weights(tmp_path, synthetic_store):

@@ -3,6 +3,7 @@ crops-against-whole-clips measurement."""
 
 import json
 import os
+import subprocess
 import sys
 
 import numpy
@@ -88,3 +89,20 @@ def test_whole_clip_way_is_the_validation_of_the_package(
     assert g['frame_whole'][1] != g['frame_crop'][1]
     plot = whole_clip_gap.plot(result, str(tmp_path / 'gap.png'))
     assert plot is None and os.path.getsize(str(tmp_path / 'gap.png')) > 0
+
+
+def test_result_files_name_their_command_commit_and_machine(tmp_path):
+    import provenance
+    path = str(tmp_path / 'out' / 'result.json')
+    provenance.write_result(path, dict(figure=1.5, machine={'cpus': 2}))
+    with open(path) as f:
+        data = json.load(f)
+    assert list(data)[:3] == ['command', 'commit', 'machine']
+    assert data['command'].startswith('python ')
+    # The checkout's commit, as git names it (with + for local changes).
+    head = subprocess.run(['git', '-C', provenance.ROOT, 'rev-parse',
+                           '--short', 'HEAD'], capture_output=True,
+                          text=True, timeout=30).stdout.strip()
+    assert (data['commit'] or '').rstrip('+') == head
+    assert ' cores, ' in data['machine']
+    assert data['machine_details'] == {'cpus': 2} and data['figure'] == 1.5

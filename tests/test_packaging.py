@@ -10,7 +10,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-#: The pip route README.rst documents ("Install with pip"), run as written
+#: The pip route README.rst documents ("Set up and run"), run as written
 #: (with the environment's own interpreter in place of ``.venv/bin/``).
 PIP_COMMANDS = (
     "python -m pip install -U 'pip>=26'",

@@ -190,8 +190,24 @@ def test_inspect_counts_parameters_and_tells_release(release_file,
     assert info['parameters'] == trainable
     assert info['size'] == os.path.getsize(release_file)
     assert info['release'] is False
-    monkeypatch.setattr(weights, 'RELEASE_GIT_BLOB_ID', info['git_blob_id'])
+    # The id the authors' repository lists for its "model" (commit ad45d66).
+    assert weights.RELEASE_GIT_BLOB_ID == (
+        'f7d082d3e0d823d5e39dd308855ff946ef9f92d3')
+    # A file is the release exactly when git's blob id of its bytes,
+    # computed here by git's own formula, is the release's id.
+    import hashlib
+    with open(release_file, 'rb') as f:
+        data = f.read()
+
+    def blob_id(content):
+        header = b'blob %d\x00' % len(content)
+        return hashlib.sha1(header + content).hexdigest()
+
+    monkeypatch.setattr(weights, 'RELEASE_GIT_BLOB_ID', blob_id(data))
     assert weights.inspect_weights(release_file)['release'] is True
+    monkeypatch.setattr(weights, 'RELEASE_GIT_BLOB_ID',
+                        blob_id(data[:-1] + bytes([data[-1] ^ 1])))
+    assert weights.inspect_weights(release_file)['release'] is False
 
 
 def test_weights_command(release_file, tmp_path, capsys):

@@ -9,16 +9,16 @@ and outputs, so that frames can run in batches of any size and the mean over
 a clip's frames (which the release takes over chunks of 256 frames) stays
 outside the graph:
 
-=================  ====================================  ==================
-part               input(s)                              output
-=================  ====================================  ==================
-auditory stream    ``audio`` ``(B, 1, 1, n)``            ``audio_features``
-                   16 kHz samples in [-1, 1]             ``(B, 256)``
-visual stream      ``frames`` ``(N, 3, H, W)``           ``frame_features``
-                   RGB, float32 0-255                    ``(N, 256)``
-fusion             ``clip_audio_features`` ``(B, 256)``, ``traits``
-                   ``clip_visual_features`` ``(B, 256)`` ``(B, 5)``
-=================  ====================================  ==================
+=================  ======================================  ==================
+part               input(s)                                output
+=================  ======================================  ==================
+auditory stream    ``audio`` ``(B, 1, 1, n)``              ``audio_features``
+                   16 kHz samples in [-1, 1]               ``(B, 256)``
+visual stream      ``frames`` ``(N, 3, H, W)``             ``frame_features``
+                   RGB, float32 0-255                      ``(N, 256)``
+fusion             ``clip_audio_features`` ``(B, 256)``,   ``traits``
+                   ``clip_visual_features`` ``(B, 256)``   ``(B, 5)``
+=================  ======================================  ==================
 
 ``B``, ``n``, ``N``, ``H`` and ``W`` are free dimensions. :func:`submodel`
 cuts one part out (ONNX Runtime wants every graph input fed).

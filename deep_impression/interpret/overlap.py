@@ -2,7 +2,7 @@
 
 For a frame, ``M_face`` is the face box's mask and ``M_CAM`` the activation
 map, upsampled to the frame, binarised at 80% of its peak (paper: ``0.8 N``,
-``N`` the map's maximum). The overlap is a recall-like measure,
+``N`` the map's maximum). The overlap is a recall-like measure::
 
     overlap = |M_face ∩ M_CAM| / |M_CAM|,
 

@@ -8,8 +8,8 @@ and ``(y + 1) / 2`` to the five traits in :data:`~deep_impression.TRAITS`
 order.
 
 Child names, kernels, strides, pads, ``cover_all`` pooling, biases and
-initialisation follow the authors' release (``shared/ORIGINAL_RELEASE.md``),
-so its weight file loads into :class:`AudiovisualNetwork` unchanged.
+initialisation follow the authors' release (docs/paper-notes.rst, "The
+authors' release"), so its weight file loads into :class:`AudiovisualNetwork` unchanged.
 """
 
 from deep_impression import _compat  # noqa: F401  (before chainer)

@@ -6,8 +6,8 @@ normalisation and ReLU, max pooling, four stages of two residual blocks
 auditory stream runs on raw 16 kHz audio with ``1 x k`` kernels
 (:data:`AUDITORY`), the visual stream on RGB frames with ``k x k`` kernels
 (:data:`VISUAL`). Child names, kernels, strides, pads, ``cover_all``
-pooling and biases follow the authors' release
-(``shared/ORIGINAL_RELEASE.md``).
+pooling and biases follow the authors' release (docs/paper-notes.rst,
+"The authors' release").
 """
 
 import collections

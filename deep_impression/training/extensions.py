@@ -10,6 +10,7 @@ one; a network with NaN or infinite weights is never written.
 import json
 import os
 import re
+import time
 
 from deep_impression import _compat  # noqa: F401  (before chainer)
 
@@ -25,6 +26,15 @@ from deep_impression.training.config import (ADAM, ALPHA_DECAY, MODEL_FILE,
 from deep_impression.training.updater import TrainingDiverged
 
 _SNAPSHOT_NAME = re.compile(r'^snapshot_epoch_(\d+)$')
+
+#: For the tests that kill a run with SIGKILL right after a given snapshot
+#: (tests/processes.py): when this variable names the snapshot file just
+#: written, :class:`Snapshot` writes ``<that path>.held`` and waits, at most
+#: :data:`HOLD_SECONDS`, to be killed. A tiny run could otherwise finish
+#: between the snapshot and the test's look at the folder. Unset, nothing
+#: changes.
+HOLD_ENV = 'DEEP_IMPRESSION_HOLD_AFTER_SNAPSHOT'
+HOLD_SECONDS = 600
 
 
 def alpha_schedule(epochs, alpha=ADAM['alpha'], optimizer=None, ends=None):
@@ -213,9 +223,23 @@ class Snapshot(training.Extension):
         if self.comm is not None and self.comm.rank != 0:
             return
         name = SNAPSHOT_FORMAT.format(trainer.updater.epoch)
-        write_npz_atomically(os.path.join(trainer.out, name), arrays.target)
+        path = os.path.join(trainer.out, name)
+        write_npz_atomically(path, arrays.target)
         for old in list_snapshots(trainer.out)[:-self.keep]:
             os.remove(old)
+        _hold_if_asked(path)
+
+
+def _hold_if_asked(path):
+    """Signal and wait after writing the snapshot ``path`` if
+    :data:`HOLD_ENV` names it (tests only)."""
+    held = os.environ.get(HOLD_ENV)
+    if not held or os.path.abspath(held) != os.path.abspath(path):
+        return
+    fileio.write_text(path + '.held', 'waiting to be killed\n')
+    deadline = time.monotonic() + HOLD_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def list_snapshots(run_dir):
