@@ -2,7 +2,8 @@
 beside the paper's published tables.
 
 * :mod:`~deep_impression.evaluation.metrics`: accuracy (1 - mean absolute
-  error) and the constant predictor;
+  error) and the constant predictor; ACC, MAE, MSE, PCC, CCC and R² with
+  bootstrap intervals, and the paired comparison of two models;
 * :mod:`~deep_impression.evaluation.evaluator`: whole-clip evaluation of a
   network on a split;
 * :mod:`~deep_impression.evaluation.reports`: Tables 1-2 as Markdown, CSV
@@ -16,4 +17,5 @@ from deep_impression.evaluation.evaluator import (  # noqa: F401
     evaluation_of, predict_clips, read_predictions_csv, split_labels,
     write_predictions_csv)
 from deep_impression.evaluation.metrics import (  # noqa: F401
-    accuracy, accuracy_dict, constant_accuracy, constant_prediction)
+    METRICS, accuracy, accuracy_dict, compare, constant_accuracy,
+    constant_prediction, point_metrics, score)
