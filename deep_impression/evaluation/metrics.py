@@ -305,6 +305,16 @@ def score(predictions, labels, resamples=RESAMPLES, seed=0,
                 notes=_undefined_notes(point))
 
 
+def constant_score(constant, labels, resamples=RESAMPLES, seed=0,
+                   confidence=CONFIDENCE):
+    """:func:`score` of the constant predictor: ``constant`` (``(5,)``,
+    e.g. the training labels' mean) for every clip of ``labels``."""
+    labels = numpy.asarray(labels, dtype=numpy.float64)
+    return score(numpy.broadcast_to(numpy.asarray(constant, numpy.float64),
+                                    labels.shape), labels, resamples, seed,
+                 confidence)
+
+
 def compare(predictions_a, predictions_b, labels, resamples=RESAMPLES,
             seed=0, confidence=CONFIDENCE):
     """Paired bootstrap comparison of two models on the same clips.

@@ -33,6 +33,10 @@ from deep_impression.visualizations import reports as visual_reports
 #: Score columns of every table, as in the paper.
 COLUMNS = ('average',) + PAPER_TRAIT_ORDER
 
+#: The constant predictor's row label: it always predicts the training
+#: labels' mean.
+CONSTANT_LABEL = 'constant predictor (training mean)'
+
 
 def load_paper_results():
     """The paper's published numbers (:mod:`deep_impression.evaluation.paper`);
@@ -159,7 +163,7 @@ def table2_rows(split, scores, baseline=None, paper=None):
     """
     rows = [('this model ({})'.format(split), scores)]
     if baseline is not None:
-        rows.append(('constant predictor (training mean)', baseline))
+        rows.append((CONSTANT_LABEL, baseline))
     if paper is not None:
         if split == 'test':
             for rank, row in paper.TABLE2.items():
@@ -190,6 +194,13 @@ TABLE3_TITLE = ('Table 3. Validation accuracy of the challenge model and the '
 TABLE3_MODELS = ('DNN', '5 x DNN', 'DNN + RNN')
 
 
+#: Titles of the tables written beside Table 3 (``make reproduce``).
+TABLE3_METRICS_TITLE = ('Table 3 models: validation metrics with 95% '
+                        'bootstrap intervals')
+TABLE3_COMPARE_TITLE = ('Table 3 models against DNN: paired bootstrap on '
+                        'the same validation clips')
+
+
 def table3_rows(results, baseline=None, paper=None):
     """Rows of Table 3: this run's models (in the paper's order), the
     constant predictor, then the paper's rows.
@@ -207,7 +218,7 @@ def table3_rows(results, baseline=None, paper=None):
     rows = [(name, results[name]) for name in TABLE3_MODELS
             if name in results]
     if baseline is not None:
-        rows.append(('constant predictor (training mean)', baseline))
+        rows.append((CONSTANT_LABEL, baseline))
     if paper is not None:
         rows += [('paper: {}'.format(name), paper.TABLE3[name])
                  for name in TABLE3_MODELS]
@@ -493,7 +504,6 @@ def write_split_report(reports_dir, split, evaluation, baseline=None,
         ``scatter``; and the Markdown texts as ``markdown`` (Table 2),
         ``metrics_markdown`` and ``groups_markdown`` (or None).
     """
-    import numpy
     from deep_impression import evaluation as evaluation_module
     from deep_impression.data.chalearn import clip_name
     from deep_impression.evaluation import metrics, scoring
@@ -514,9 +524,8 @@ def write_split_report(reports_dir, split, evaluation, baseline=None,
     rows = [('model', metrics.score(evaluation.predictions,
                                     evaluation.labels, resamples, seed))]
     if constant is not None:
-        rows.append(('constant predictor (training mean)', metrics.score(
-            numpy.broadcast_to(constant, evaluation.labels.shape),
-            evaluation.labels, resamples, seed)))
+        rows.append((CONSTANT_LABEL, metrics.constant_score(
+            constant, evaluation.labels, resamples, seed)))
     title = '{} metrics'.format(_title(split))
     metric_paths = write_metrics(reports_dir, 'metrics_' + split, rows,
                                  title, note)
@@ -525,8 +534,7 @@ def write_split_report(reports_dir, split, evaluation, baseline=None,
         group_paths = write_groups(
             reports_dir, 'groups_' + split, scoring.group_scores(
                 [clip_name(c) for c in evaluation.clip_ids],
-                evaluation.predictions.astype(numpy.float64),
-                evaluation.labels.astype(numpy.float64), groups, resamples,
+                evaluation.predictions, evaluation.labels, groups, resamples,
                 seed), '{} metrics per group'.format(_title(split)))
     scatter = visual_reports.scatter_plot(
         os.path.join(reports_dir, 'scatter_{}.png'.format(split)),

@@ -163,9 +163,8 @@ def read_annotations(path):
     """``{ChaLearn name: (5,) float64}`` of an annotation pickle
     (``annotation_<split>.pkl``), read with the package's safe reader."""
     by_id = chalearn.labels_by_clip(chalearn.read_annotations(
-        os.fspath(path)))
-    return {chalearn.clip_name(c): v.astype(numpy.float64)
-            for c, v in by_id.items()}
+        os.fspath(path)), dtype=numpy.float64)
+    return {chalearn.clip_name(c): v for c, v in by_id.items()}
 
 
 def read_groups(path):
@@ -229,8 +228,8 @@ def constant_predictor(labels, train_labels=None):
         annotations' own mean (which flatters it: it has seen them).
     """
     if train_labels is not None and len(train_labels):
-        return (metrics.constant_prediction(train_labels),
-                'constant predictor (training mean)')
+        from deep_impression.evaluation.reports import CONSTANT_LABEL
+        return metrics.constant_prediction(train_labels), CONSTANT_LABEL
     return (metrics.constant_prediction(labels),
             'constant predictor (mean of the scored annotations)')
 
@@ -332,9 +331,8 @@ def score_predictions(predictions, annotations, train_annotations=None,
         train_annotations=train_annotations, clips=len(matched.names),
         rows=[dict(label='model', score=metrics.score(
                   matched.predictions, matched.labels, resamples, seed)),
-              dict(label=label, score=metrics.score(
-                  numpy.broadcast_to(constant, matched.labels.shape),
-                  matched.labels, resamples, seed))],
+              dict(label=label, score=metrics.constant_score(
+                  constant, matched.labels, resamples, seed))],
         constant=dict(label=label, prediction=dict(zip(TRAITS, map(
             float, constant)))),
         unmatched=dict(only_predictions=matched.only_predictions,
@@ -433,3 +431,26 @@ def compare_predictions(a, b, annotations=None, split='validation',
                                              matched.labels, resamples,
                                              seed))
     return report, lines
+
+
+def compare_evaluations(a, b, resamples=None, seed=0):
+    """:func:`metrics.compare` of two
+    :class:`~deep_impression.evaluation.Evaluation` on the clips both
+    hold (by clip id), against A's labels.
+
+    Raises:
+        DeepImpressionError: no clip in common, or their labels differ.
+    """
+    resamples = metrics.RESAMPLES if resamples is None else resamples
+    index_b = {c: i for i, c in enumerate(b.clip_ids)}
+    pairs = [(i, index_b[c]) for i, c in enumerate(a.clip_ids)
+             if c in index_b]
+    if not pairs:
+        raise DeepImpressionError('compare: the two evaluations share no '
+                                  'clip')
+    ia, ib = (list(x) for x in zip(*pairs))
+    if numpy.abs(a.labels[ia] - b.labels[ib]).max() > 1e-5:
+        raise DeepImpressionError('compare: the two evaluations have '
+                                  'different labels for the same clips')
+    return metrics.compare(a.predictions[ia], b.predictions[ib],
+                           a.labels[ia], resamples, seed)
