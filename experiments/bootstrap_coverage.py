@@ -18,6 +18,7 @@ import argparse
 import math
 import os
 import platform
+import shlex
 import subprocess
 import sys
 
@@ -123,7 +124,7 @@ def main(argv=None):
         machine = args.machine or '{}, {} cores'.format(
             platform.processor() or platform.machine(), os.cpu_count())
         fileio.write_json(args.json, dict(
-            command=' '.join(['python'] + sys.argv), commit=_commit(),
+            command=shlex.join(['python'] + sys.argv), commit=_commit(),
             machine=machine, datasets=args.datasets, clips=args.clips,
             resamples=args.resamples, seed=args.seed, parameters=PARAMETERS,
             true_values=truth, coverage=shares), indent=2)
