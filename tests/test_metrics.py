@@ -143,7 +143,7 @@ def test_true_values_of_the_coverage_model_by_monte_carlo():
                                          abs=2e-2)
 
 
-def test_95_percent_intervals_hold_the_true_value_about_95_percent_of_the_time():
+def test_interval_coverage_is_about_95_percent():
     """100 data sets of 100 clips (500 per-trait intervals per metric):
     the share must lie within 0.90-0.98, about four standard errors
     (sqrt(0.95 x 0.05 / 500) = 0.0097) around 0.95 allowing for the

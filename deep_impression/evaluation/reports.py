@@ -249,10 +249,6 @@ def write_table3(reports_dir, results, baseline=None, paper='load',
 # metric and column, "long" format) and JSON have full precision, and an
 # undefined value is empty (CSV) or null (JSON).
 
-#: Metric columns as the paper's tables order them.
-METRIC_COLUMNS = COLUMNS
-
-
 def _metric_label(name):
     from deep_impression.evaluation.metrics import METRIC_LABELS
     return METRIC_LABELS[name]
@@ -280,8 +276,8 @@ def _csv_cell(value):
 
 def _markdown_table(header, rows):
     lines = ['| ' + ' | '.join(header) + ' |',
-             '|' + '|'.join(['---'] * (len(header) - len(METRIC_COLUMNS)) +
-                            ['---:'] * len(METRIC_COLUMNS)) + '|']
+             '|' + '|'.join(['---'] * (len(header) - len(COLUMNS)) +
+                            ['---:'] * len(COLUMNS)) + '|']
     lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
     return lines
 
@@ -302,10 +298,10 @@ def metrics_markdown(rows, title=None, note=None):
     from deep_impression.evaluation.metrics import METRICS
     lines = ['**{}**'.format(title), ''] if title else []
     body = [[str(label), _metric_label(k)] +
-            [_interval_cell(score['metrics'][k][c]) for c in METRIC_COLUMNS]
+            [_interval_cell(score['metrics'][k][c]) for c in COLUMNS]
             for label, score in rows for k in METRICS]
     lines += _markdown_table(['Model', 'Metric'] +
-                             [_title(c) for c in METRIC_COLUMNS], body)
+                             [_title(c) for c in COLUMNS], body)
     notes = [_bootstrap_note(rows[0][1])] if rows else []
     notes += ['{}: {}'.format(label, n) for label, score in rows
               for n in score['notes']]
@@ -322,7 +318,7 @@ def metrics_csv(rows):
     writer.writerow(('model', 'metric', 'column', 'value', 'low', 'high'))
     for label, score in rows:
         for k in METRICS:
-            for c in METRIC_COLUMNS:
+            for c in COLUMNS:
                 cell = score['metrics'][k][c]
                 writer.writerow([label, k, c] + [_csv_cell(cell[f]) for f in
                                                  ('value', 'low', 'high')])
@@ -368,9 +364,9 @@ def comparison_markdown(comparisons, title=None):
             body.append([_metric_label(k), _fmt(avg['a']), _fmt(avg['b'])] +
                         ['{}, p {}'.format(_interval_cell(cells[c], True),
                                            _p_value(cells[c]['p']))
-                         for c in METRIC_COLUMNS])
+                         for c in COLUMNS])
         lines += _markdown_table(['Metric', 'A', 'B'] +
-                                 [_title(c) for c in METRIC_COLUMNS], body)
+                                 [_title(c) for c in COLUMNS], body)
         lines += ['{}: {}'.format(label, n) for n in result['notes']]
         lines.append('')
     return '\n'.join(lines)
@@ -392,7 +388,7 @@ def comparison_csv(comparisons):
     writer.writerow(('comparison', 'metric', 'column') + fields)
     for label, result in comparisons:
         for k in METRICS:
-            for c in METRIC_COLUMNS:
+            for c in COLUMNS:
                 cell = result['metrics'][k][c]
                 writer.writerow([label, k, c] +
                                 [_csv_cell(cell[f]) for f in fields])
@@ -451,12 +447,12 @@ def groups_csv(groups):
     for name, found in groups.items():
         for group, score in found['groups'].items():
             for k in METRICS:
-                for c in METRIC_COLUMNS:
+                for c in COLUMNS:
                     cell = score['metrics'][k][c]
                     writer.writerow([name, group, score['clips'], k, c] + [
                         _csv_cell(cell[f]) for f in ('value', 'low', 'high')])
         for k in METRICS:
-            for c in METRIC_COLUMNS:
+            for c in COLUMNS:
                 g = found['largest_gap'][k][c]
                 writer.writerow([name, 'largest gap', '', k, c,
                                  _csv_cell(g['gap']), g['low'] or '',
