@@ -11,7 +11,7 @@ def add_parser(sub):
         description='Paired bootstrap comparison of two models on the clips '
                     'both predicted: for each metric (accuracy, MAE, MSE, '
                     'PCC, CCC, R²), per trait and averaged, the difference '
-                    'A - B with its 95%% interval and a two-sided p-value.')
+                    'A - B with its 95% interval and a two-sided p-value.')
     for name in ('a', 'b'):
         p.add_argument(name, metavar=name.upper(),
                        help='a predictions file, or a run directory (its '

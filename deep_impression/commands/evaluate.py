@@ -14,7 +14,7 @@ def add_parser(sub):
                     'report accuracy (1 - mean absolute error) per trait, '
                     "beside the constant predictor's and the paper's "
                     '(Table 2); accuracy, MAE, MSE, PCC, CCC and R² with '
-                    '95%% bootstrap intervals; per-clip predictions (CSV) '
+                    '95% bootstrap intervals; per-clip predictions (CSV) '
                     'and a scatter plot of predicted against annotated '
                     'values.')
     add_store(p)

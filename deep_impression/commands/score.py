@@ -14,7 +14,7 @@ def add_parser(sub):
                     'with a video column and the five trait columns in any '
                     'order) against ChaLearn annotations: accuracy (1 - MAE), '
                     'MAE, MSE, PCC, CCC and R² per trait and averaged, with '
-                    '95%% bootstrap intervals over clips, beside the '
+                    '95% bootstrap intervals over clips, beside the '
                     'constant predictor; a figure of predicted against '
                     'annotated values; one line per video in one file and '
                     'not the other. Videos are matched by their ChaLearn '
