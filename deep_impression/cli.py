@@ -32,6 +32,8 @@ COMMANDS = (
     'preprocess',
     'train',
     'evaluate',
+    'score',
+    'compare',
     'export',
     'explain',
     'face_overlap',

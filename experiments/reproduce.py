@@ -8,7 +8,11 @@ validation and test splits, print Tables 1 and 2, and check that the
 network beats the constant predictor (the training labels' mean); then
 train shortened versions of the post-challenge models of paper §4 (the
 five per-trait networks and the RNN on per-second features), print
-Table 3 and check that neither ends below the constant predictor.
+Table 3 and check that neither ends below the constant predictor. Beside
+the paper's accuracy tables it prints and writes ACC, MAE, MSE, PCC, CCC
+and R² with bootstrap intervals for each split and each Table 3 model,
+and paired comparisons of 5 x DNN and DNN + RNN with DNN on the same
+validation clips.
 
 With ``--data /path/to/chalearn``: preprocess the release, train 900 epochs
 (``experiments/configs/paper.json``; on the GPU when CuPy finds one), and
@@ -73,9 +77,11 @@ def train_post_challenge(config, store, run_dir, result, device, timings,
             loaders=c['loaders'])
         timings['per_trait_train_s'] = time.time() - t
         t = time.time()
-        found['5 x DNN'], _ = evaluation.evaluate_split(
+        found['5 x DNN'], baseline = evaluation.evaluate_split(
             weights.load('per-trait', trained['model'], device=device),
             store, 'validation', max_frames=e['max_frames'])
+        _write_run_report(os.path.join(out, 'per_trait' + suffix), store,
+                          found['5 x DNN'], baseline)
         timings['per_trait_evaluate_s'] = time.time() - t
     if 'rnn' in config:
         r = config['rnn']
@@ -91,25 +97,70 @@ def train_post_challenge(config, store, run_dir, result, device, timings,
         timings['rnn_features_s'] = trained['features']['seconds']
         timings['rnn_train_s'] = (time.time() - t
                                   - trained['features']['seconds'])
-        found['DNN + RNN'], _ = evaluation.evaluate_recurrent_split(
+        found['DNN + RNN'], baseline = evaluation.evaluate_recurrent_split(
             weights.load('rnn', os.path.dirname(trained['model']),
                          device=device), store, 'validation')
+        _write_run_report(os.path.join(out, 'rnn' + suffix), store,
+                          found['DNN + RNN'], baseline)
     return found
 
 
-def report_table3(reports_dir, scores, post_challenge):
-    """Write and print Table 3; returns whether every post-challenge model
-    reaches the constant predictor on the validation clips (None without
-    validation scores)."""
+def _write_run_report(run, store, ev, baseline):
+    """A post-challenge run's validation report in ``run/reports`` (as
+    ``evaluate`` writes it), so that ``deep-impression compare`` can take
+    the run directory."""
+    from deep_impression import evaluation, fileio, training
     from deep_impression.evaluation import reports
+    reports.write_split_report(
+        fileio.ensure_dir(os.path.join(run, training.REPORTS_DIR)),
+        'validation', ev, baseline,
+        constant=evaluation.training_mean(store))
+
+
+def report_table3(reports_dir, scores, post_challenge, dnn=None,
+                  constant=None):
+    """Write and print Table 3 (accuracy beside the paper's), every metric
+    of its models (``table3_metrics.*``) and the paired comparisons of each
+    post-challenge model with the DNN on the same clips
+    (``table3_compare.*``: is 5 x DNN or DNN + RNN different from DNN?).
+
+    Args:
+        dnn: the challenge network's validation Evaluation (for the
+            metrics and comparisons), or None.
+        constant: the constant predictor's ``(5,)`` prediction, or None.
+
+    Returns:
+        ``(passed, comparisons)``: whether every post-challenge model
+        reaches the constant predictor on the validation clips (None
+        without validation scores), and ``{label: comparison}``.
+    """
+    from deep_impression.evaluation import metrics, reports, scoring
     if 'validation' not in scores or not post_challenge:
-        return None
+        return None, {}
     v = scores['validation']
     results = {'DNN': v['model']}
     results.update({k: ev.as_dict() for k, ev in post_challenge.items()})
     paths = reports.write_table3(reports_dir, results, v['constant'])
     with open(paths['md'], encoding='utf-8') as f:
         print(f.read())
+    comparisons = {}
+    if dnn is not None:
+        models = [('DNN', dnn)] + list(post_challenge.items())
+        rows = [(name, metrics.score(ev.predictions, ev.labels))
+                for name, ev in models]
+        if constant is not None:
+            rows.append((reports.CONSTANT_LABEL, metrics.constant_score(
+                constant, dnn.labels)))
+        print(reports.metrics_markdown(rows, reports.TABLE3_METRICS_TITLE))
+        reports.write_metrics(reports_dir, 'table3_metrics', rows,
+                              reports.TABLE3_METRICS_TITLE)
+        comparisons = {'{} vs DNN'.format(name): scoring.compare_evaluations(
+            ev, dnn) for name, ev in post_challenge.items()}
+        print(reports.comparison_markdown(list(comparisons.items()),
+                                          reports.TABLE3_COMPARE_TITLE))
+        reports.write_comparisons(reports_dir, 'table3_compare',
+                                  list(comparisons.items()),
+                                  reports.TABLE3_COMPARE_TITLE)
     passed = True
     for name, ev in post_challenge.items():
         ok = ev.average >= v['constant']['average']
@@ -118,7 +169,7 @@ def report_table3(reports_dir, scores, post_challenge):
               'predictor\'s {:.4f}.'.format(
                   'PASS' if ok else 'FAIL', name, ev.average,
                   'reaches' if ok else 'is below', v['constant']['average']))
-    return passed
+    return passed, comparisons
 
 
 def prepare(config, out, data=None, jobs=2, timings=None):
@@ -212,13 +263,15 @@ def main(argv=None):
         model = load_model(result['model'],
                            device=args.device or training.default_device())
         reports_dir = os.path.join(run_dir, training.REPORTS_DIR)
-        scores = {}
+        scores, evaluations = {}, {}
+        constant = evaluation.training_mean(store)
         t = time.time()
         for split in e['splits']:
             ev, baseline = evaluation.evaluate_split(
                 model, store, split, max_frames=e['max_frames'])
+            evaluations[split] = ev
             paths = reports.write_split_report(reports_dir, split, ev,
-                                               baseline)
+                                               baseline, constant=constant)
             scores[split] = dict(model=ev.as_dict(),
                                  constant=evaluation.accuracy_dict(baseline),
                                  clips=len(ev.clip_ids),
@@ -235,6 +288,7 @@ def main(argv=None):
         print(f.read())
     for split in e['splits']:
         print(scores[split]['markdown'])
+        print(scores[split]['metrics_markdown'])
     margin = None
     if 'validation' in scores:
         v = scores['validation']
@@ -243,11 +297,16 @@ def main(argv=None):
               'predictor (training labels\' mean) {:.4f}, difference '
               '{:+.4f}'.format(v['model']['average'],
                                v['constant']['average'], margin))
-    post_passed = report_table3(reports_dir, scores, post_challenge)
+    post_passed, comparisons = report_table3(
+        reports_dir, scores, post_challenge, evaluations.get('validation'),
+        constant)
     timings['total_s'] = time.time() - started
     print('\nReports and plots: {}'.format(os.path.abspath(reports_dir)))
     print('  Table 1: table1.md/.csv/.json; Table 2: table2_<split>.md/.csv/'
           '.json; per-clip predictions: predictions_<split>.csv;')
+    print('  ACC, MAE, MSE, PCC, CCC and R² with 95% intervals: '
+          'metrics_<split>.md/.csv/.json; Table 3: table3, table3_metrics '
+          'and table3_compare .md/.csv/.json;')
     print('  scatter plots: scatter_<split>.png; training loss: '
           'training_loss.png; validation accuracy: validation_accuracy.png')
     print('Trained network (release format): {}'.format(
@@ -273,6 +332,7 @@ def main(argv=None):
                    passed=passed, timings=timings,
                    table3={k: ev.as_dict()
                            for k, ev in post_challenge.items()},
+                   table3_compare=comparisons,
                    post_challenge_passed=post_passed)
     from provenance import write_result
     write_result(os.path.join(out, 'summary{}.json'.format(suffix)),

@@ -2,6 +2,7 @@
 per trait, Average = their mean, whole clips."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -156,14 +157,24 @@ def test_evaluate_command(tmp_path, synthetic_store):
     numpy.random.seed(0)
     weights = save_weights(AudiovisualNetwork(), str(tmp_path / 'model'))
     out = str(tmp_path / 'reports')
+    from deep_impression.data.store import ClipStore
+    test_ids = ClipStore(synthetic_store).clip_ids('test')
+    groups = tmp_path / 'groups.csv'
+    groups.write_text('video,gender\n{}.mp4,f\n{}.mp4,m\n'.format(
+        *test_ids))
     proc = subprocess.run(
         [sys.executable, '-m', 'deep_impression', 'evaluate', synthetic_store,
          '--weights', weights, '--split', 'test', '--max-frames', '2',
-         '--out', out], capture_output=True, text=True, timeout=300)
+         '--out', out, '--groups', str(groups), '--resamples', '50'],
+        capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert 'this model (test)' in proc.stdout
     assert 'paper Table 2, rank 3 (ours)' in proc.stdout
+    assert '| constant predictor (training mean) | CCC |' in proc.stdout
+    assert '*Groups by gender*' in proc.stdout
     assert sorted(os.listdir(out)) == [
+        'groups_test.csv', 'groups_test.json', 'groups_test.md',
+        'metrics_test.csv', 'metrics_test.json', 'metrics_test.md',
         'predictions_test.csv', 'scatter_test.png', 'table2_test.csv',
         'table2_test.json', 'table2_test.md']
     back = evaluation.read_predictions_csv(
@@ -185,6 +196,11 @@ def test_evaluate_command(tmp_path, synthetic_store):
                                       atol=1e-5, err_msg=clip_id)
         numpy.testing.assert_allclose(back.labels[row],
                                       store.labels(clip_id), atol=1e-6)
+    with open(os.path.join(out, 'metrics_test.json')) as f:
+        rows = json.load(f)['rows']
+    mae = rows[0]['score']['metrics']['mae']['average']['value']
+    assert mae == pytest.approx(
+        numpy.abs(back.predictions - back.labels).mean(), abs=1e-5)
 
 
 def test_evaluate_command_bad_weights(tmp_path, synthetic_store):

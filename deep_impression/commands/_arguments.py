@@ -82,3 +82,25 @@ def add_model(parser, help=None):
         help=help or 'challenge (a release-format file; the default), '
                      'per-trait (a directory of `train --model per-trait`) '
                      'or rnn (a directory of `train --model rnn`)')
+
+
+def add_bootstrap(parser):
+    """``--resamples N`` and ``--seed S`` of the bootstrap intervals
+    (:mod:`deep_impression.evaluation.metrics`)."""
+    from deep_impression.evaluation.metrics import RESAMPLES
+    parser.add_argument('--resamples', type=positive_int, default=RESAMPLES,
+                        metavar='N',
+                        help='bootstrap resamples of the clips (default '
+                             '%(default)s)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='seed of the resampling (default 0)')
+
+
+def add_groups(parser):
+    """``--groups FILE.csv``: metrics per group of clips
+    (:func:`deep_impression.evaluation.scoring.read_groups`)."""
+    parser.add_argument(
+        '--groups', metavar='FILE.csv', default=None,
+        help='a CSV with a video column and one or more group columns (e.g. '
+             'gender, ethnicity): every metric per group, and the largest '
+             'gap between groups')

@@ -2,7 +2,8 @@
 
 import os
 
-from deep_impression.commands._arguments import (add_device, add_model,
+from deep_impression.commands._arguments import (add_bootstrap, add_device,
+                                                 add_groups, add_model,
                                                  add_store, positive_int)
 
 
@@ -12,8 +13,10 @@ def add_parser(sub):
         description='Predict every clip of a split whole (paper §2.3) and '
                     'report accuracy (1 - mean absolute error) per trait, '
                     "beside the constant predictor's and the paper's "
-                    '(Table 2), with per-clip predictions (CSV) and a '
-                    'scatter plot of predicted against annotated values.')
+                    '(Table 2); accuracy, MAE, MSE, PCC, CCC and R² with '
+                    '95% bootstrap intervals; per-clip predictions (CSV) '
+                    'and a scatter plot of predicted against annotated '
+                    'values.')
     add_store(p)
     p.add_argument('--weights', required=True, metavar='FILE',
                    help='release-format weight file (e.g. RUN_DIR/model), or '
@@ -28,6 +31,8 @@ def add_parser(sub):
                    metavar='K',
                    help='at most K evenly spaced frames per clip (default: '
                         'every frame, as the paper)')
+    add_groups(p)
+    add_bootstrap(p)
     add_device(p)
     return p
 
@@ -37,6 +42,9 @@ def run(args):
     from deep_impression.evaluation import reports
     from deep_impression.models import weights
     from deep_impression import fileio
+    from deep_impression.evaluation import scoring
+    # Bad groups files fail before the (long) evaluation.
+    groups = scoring.read_groups(args.groups) if args.groups else None
     model = weights.load(args.model, args.weights, device=args.device)
     out = fileio.ensure_dir(args.out or os.path.join(
         os.path.dirname(os.path.abspath(args.weights)), 'reports'))
@@ -46,8 +54,14 @@ def run(args):
     else:
         result, baseline = evaluation.evaluate_split(
             model, args.data_dir, args.split, max_frames=args.max_frames)
-    paths = reports.write_split_report(out, args.split, result, baseline)
+    paths = reports.write_split_report(
+        out, args.split, result, baseline,
+        constant=evaluation.training_mean(args.data_dir), groups=groups,
+        resamples=args.resamples, seed=args.seed)
     print(paths['markdown'])
+    print(paths['metrics_markdown'])
+    if paths['groups_markdown']:
+        print(paths['groups_markdown'])
     print('per-clip predictions: {}'.format(paths['predictions']))
     print('scatter plot: {}'.format(paths['scatter']))
     if result.failed:

@@ -221,11 +221,12 @@ def read_annotations(path, limits=ARCHIVE_LIMITS):
     return loads_annotations(read_source(path, limits), name=path)
 
 
-def labels_by_clip(annotations):
-    """``{clip id: (5,) float32 in TRAITS order}`` of clips with all five."""
+def labels_by_clip(annotations, dtype=numpy.float32):
+    """``{clip id: (5,) labels in TRAITS order}`` of clips with all five
+    (float32, as the store keeps them; scoring asks for float64)."""
     names = set.intersection(*(set(annotations[t]) for t in TRAITS))
     return {clip_id(name): numpy.array([annotations[t][name] for t in TRAITS],
-                                       dtype=numpy.float32)
+                                       dtype=dtype)
             for name in names}
 
 

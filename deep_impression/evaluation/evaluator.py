@@ -23,7 +23,7 @@ from deep_impression import fileio
 from deep_impression.constants import TRAITS
 from deep_impression.errors import DeepImpressionError
 from deep_impression.evaluation.metrics import (accuracy, accuracy_dict,
-                                                constant_accuracy)
+                                                constant_prediction)
 from deep_impression.progress import progress
 
 logger = logging.getLogger(__name__)
@@ -285,10 +285,17 @@ def evaluate_split(model, root, split, max_frames=None, show_progress=None):
     return result, _constant_baseline(root, result)
 
 
-def _constant_baseline(root, result):
+def training_mean(root):
+    """The constant predictor of a store: its training labels' ``(5,)``
+    mean, TRAITS order; None when it has no training clips."""
     train_labels = split_labels(root, 'train')
-    return (constant_accuracy(train_labels, result.labels)
-            if len(train_labels) else None)
+    return constant_prediction(train_labels) if len(train_labels) else None
+
+
+def _constant_baseline(root, result):
+    mean = training_mean(root)
+    return None if mean is None else accuracy(
+        numpy.broadcast_to(mean, result.labels.shape), result.labels)
 
 
 def evaluate_recurrent_split(model, root, split, show_progress=None):

@@ -33,6 +33,10 @@ from deep_impression.visualizations import reports as visual_reports
 #: Score columns of every table, as in the paper.
 COLUMNS = ('average',) + PAPER_TRAIT_ORDER
 
+#: The constant predictor's row label: it always predicts the training
+#: labels' mean.
+CONSTANT_LABEL = 'constant predictor (training mean)'
+
 
 def load_paper_results():
     """The paper's published numbers (:mod:`deep_impression.evaluation.paper`);
@@ -115,14 +119,18 @@ def write_table(reports_dir, name, rows, first_column, title=None,
     Returns:
         dict from format (``'md'``, ``'csv'``, ``'json'``) to path.
     """
+    return _write_formats(reports_dir, name,
+                          md=to_markdown(rows, first_column, title, note),
+                          csv=to_csv(rows, first_column),
+                          json=to_json(rows, first_column, title, note))
+
+
+def _write_formats(reports_dir, name, **texts):
+    """``<name>.<format>`` for each format's text, atomically; returns
+    ``{format: path}``."""
     base = os.path.join(os.fspath(reports_dir), name)
-    return {
-        'md': fileio.write_text(base + '.md', to_markdown(rows, first_column,
-                                                    title, note)),
-        'csv': fileio.write_text(base + '.csv', to_csv(rows, first_column)),
-        'json': fileio.write_text(base + '.json', to_json(rows, first_column,
-                                                    title, note)),
-    }
+    return {fmt: fileio.write_text(base + '.' + fmt, text)
+            for fmt, text in texts.items()}
 
 
 # -- the paper's tables -------------------------------------------------------
@@ -155,7 +163,7 @@ def table2_rows(split, scores, baseline=None, paper=None):
     """
     rows = [('this model ({})'.format(split), scores)]
     if baseline is not None:
-        rows.append(('constant predictor (training mean)', baseline))
+        rows.append((CONSTANT_LABEL, baseline))
     if paper is not None:
         if split == 'test':
             for rank, row in paper.TABLE2.items():
@@ -186,6 +194,13 @@ TABLE3_TITLE = ('Table 3. Validation accuracy of the challenge model and the '
 TABLE3_MODELS = ('DNN', '5 x DNN', 'DNN + RNN')
 
 
+#: Titles of the tables written beside Table 3 (``make reproduce``).
+TABLE3_METRICS_TITLE = ('Table 3 models: validation metrics with 95% '
+                        'bootstrap intervals')
+TABLE3_COMPARE_TITLE = ('Table 3 models against DNN: paired bootstrap on '
+                        'the same validation clips')
+
+
 def table3_rows(results, baseline=None, paper=None):
     """Rows of Table 3: this run's models (in the paper's order), the
     constant predictor, then the paper's rows.
@@ -203,7 +218,7 @@ def table3_rows(results, baseline=None, paper=None):
     rows = [(name, results[name]) for name in TABLE3_MODELS
             if name in results]
     if baseline is not None:
-        rows.append(('constant predictor (training mean)', baseline))
+        rows.append((CONSTANT_LABEL, baseline))
     if paper is not None:
         rows += [('paper: {}'.format(name), paper.TABLE3[name])
                  for name in TABLE3_MODELS]
@@ -224,29 +239,273 @@ def write_table3(reports_dir, results, baseline=None, paper='load',
                        TABLE3_TITLE, note)
 
 
+# -- the metrics the field reports today --------------------------------------
+#
+# Beside the paper's tables, which stay accuracy only: every metric of
+# :func:`deep_impression.evaluation.metrics.score` with its bootstrap
+# interval (``metrics_<split>.*``), paired comparisons
+# (:func:`~deep_impression.evaluation.metrics.compare`) and metrics per
+# group of clips. Values in Markdown have 4 decimals; CSV (one row per
+# metric and column, "long" format) and JSON have full precision, and an
+# undefined value is empty (CSV) or null (JSON).
+
+def _metric_label(name):
+    from deep_impression.evaluation.metrics import METRIC_LABELS
+    return METRIC_LABELS[name]
+
+
+def _fmt(value, signed=False):
+    if value is None:
+        return 'undefined'
+    return ('{:+.4f}' if signed else '{:.4f}').format(value)
+
+
+def _interval_cell(cell, signed=False):
+    """``value [low, high]`` of a score's (or a difference's) cell."""
+    value = cell['value'] if 'value' in cell else cell['difference']
+    if value is None:
+        return 'undefined'
+    return '{} [{}, {}]'.format(_fmt(value, signed),
+                                _fmt(cell['low'], signed),
+                                _fmt(cell['high'], signed))
+
+
+def _csv_cell(value):
+    return '' if value is None else repr(value)
+
+
+def _markdown_table(header, rows):
+    lines = ['| ' + ' | '.join(header) + ' |',
+             '|' + '|'.join(['---'] * (len(header) - len(COLUMNS)) +
+                            ['---:'] * len(COLUMNS)) + '|']
+    lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
+    return lines
+
+
+def _bootstrap_note(score):
+    return ('{:.0%} bootstrap intervals over {} clips ({} resamples, seed '
+            '{}).'.format(score['confidence'], score['clips'],
+                          score['resamples'], score['seed']))
+
+
+def metrics_markdown(rows, title=None, note=None):
+    """Scores of :func:`~deep_impression.evaluation.metrics.score` as a
+    Markdown table: a row per model and metric, ``value [low, high]``.
+
+    Args:
+        rows: ``[(label, score)]``.
+    """
+    from deep_impression.evaluation.metrics import METRICS
+    lines = ['**{}**'.format(title), ''] if title else []
+    body = [[str(label), _metric_label(k)] +
+            [_interval_cell(score['metrics'][k][c]) for c in COLUMNS]
+            for label, score in rows for k in METRICS]
+    lines += _markdown_table(['Model', 'Metric'] +
+                             [_title(c) for c in COLUMNS], body)
+    notes = [_bootstrap_note(rows[0][1])] if rows else []
+    notes += ['{}: {}'.format(label, n) for label, score in rows
+              for n in score['notes']]
+    notes += [note] if note else []
+    lines += [''] + notes
+    return '\n'.join(lines) + '\n'
+
+
+def metrics_csv(rows):
+    """Scores as CSV: ``model, metric, column, value, low, high``."""
+    from deep_impression.evaluation.metrics import METRICS
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator='\n')
+    writer.writerow(('model', 'metric', 'column', 'value', 'low', 'high'))
+    for label, score in rows:
+        for k in METRICS:
+            for c in COLUMNS:
+                cell = score['metrics'][k][c]
+                writer.writerow([label, k, c] + [_csv_cell(cell[f]) for f in
+                                                 ('value', 'low', 'high')])
+    return out.getvalue()
+
+
+def write_metrics(reports_dir, name, rows, title=None, note=None):
+    """``<name>.md``, ``.csv`` and ``.json`` of scored models.
+
+    Args:
+        rows: ``[(label, score)]``, scores of
+            :func:`~deep_impression.evaluation.metrics.score`.
+
+    Returns:
+        dict from format to path.
+    """
+    return _write_formats(
+        reports_dir, name, md=metrics_markdown(rows, title, note),
+        csv=metrics_csv(rows),
+        json=json.dumps(dict(title=title, note=note, rows=[
+            dict(label=label, score=score) for label, score in rows]),
+            indent=2) + '\n')
+
+
+def comparison_markdown(comparisons, title=None):
+    """Paired comparisons as Markdown: per comparison, a row per metric
+    with A's and B's mean over the traits, then ``A - B [low, high]`` and
+    the two-sided p-value per column.
+
+    Args:
+        comparisons: ``[(label, result)]``, results of
+            :func:`~deep_impression.evaluation.metrics.compare`.
+    """
+    from deep_impression.evaluation.metrics import METRICS
+    lines = ['**{}**'.format(title), ''] if title else []
+    for label, result in comparisons:
+        lines += ['*{}*: A - B with paired {}'.format(
+            label, _bootstrap_note(result)), '']
+        body = []
+        for k in METRICS:
+            cells = result['metrics'][k]
+            avg = cells['average']
+            body.append([_metric_label(k), _fmt(avg['a']), _fmt(avg['b'])] +
+                        ['{}, p {}'.format(_interval_cell(cells[c], True),
+                                           _p_value(cells[c]['p']))
+                         for c in COLUMNS])
+        lines += _markdown_table(['Metric', 'A', 'B'] +
+                                 [_title(c) for c in COLUMNS], body)
+        lines += ['{}: {}'.format(label, n) for n in result['notes']]
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def _p_value(p):
+    if p is None:
+        return 'undefined'
+    return '{:.3f}'.format(p) if p >= 0.001 else '< 0.001'
+
+
+def comparison_csv(comparisons):
+    """Comparisons as CSV: ``comparison, metric, column, a, b, difference,
+    low, high, p``."""
+    from deep_impression.evaluation.metrics import METRICS
+    fields = ('a', 'b', 'difference', 'low', 'high', 'p')
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator='\n')
+    writer.writerow(('comparison', 'metric', 'column') + fields)
+    for label, result in comparisons:
+        for k in METRICS:
+            for c in COLUMNS:
+                cell = result['metrics'][k][c]
+                writer.writerow([label, k, c] +
+                                [_csv_cell(cell[f]) for f in fields])
+    return out.getvalue()
+
+
+def write_comparisons(reports_dir, name, comparisons, title=None):
+    """``<name>.md``, ``.csv`` and ``.json`` of paired comparisons."""
+    return _write_formats(
+        reports_dir, name, md=comparison_markdown(comparisons, title),
+        csv=comparison_csv(comparisons),
+        json=json.dumps(dict(title=title, comparisons=[
+            dict(label=label, result=result)
+            for label, result in comparisons]), indent=2) + '\n')
+
+
+def groups_markdown(groups, title=None):
+    """Metrics per group (the mean over the five traits, with intervals)
+    and the largest gap between groups, a table per group column.
+
+    Args:
+        groups: ``{column: ...}`` of
+            :func:`~deep_impression.evaluation.scoring.group_scores`.
+    """
+    from deep_impression.evaluation.metrics import METRICS
+    lines = ['**{}**'.format(title), ''] if title else []
+    for column, found in groups.items():
+        lines += ['*Groups by {}* (mean over the five traits{})'.format(
+            column, '; {} clips without a group'.format(found['ungrouped'])
+            if found['ungrouped'] else ''), '']
+        header = ['Group', 'Clips'] + [_metric_label(k) for k in METRICS]
+        lines += ['| ' + ' | '.join(header) + ' |',
+                  '|---|' + '---:|' * (len(header) - 1)]
+        for group, score in found['groups'].items():
+            lines.append('| ' + ' | '.join(
+                [group, str(score['clips'])] +
+                [_interval_cell(score['metrics'][k]['average'])
+                 for k in METRICS]) + ' |')
+        gaps = [found['largest_gap'][k]['average'] for k in METRICS]
+        lines.append('| largest gap | | ' + ' | '.join(
+            'undefined' if g['gap'] is None else '{:.4f} ({} - {})'.format(
+                g['gap'], g['high'], g['low']) for g in gaps) + ' |')
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def groups_csv(groups):
+    """Group metrics as CSV: ``group_column, group, clips, metric, column,
+    value, low, high``; the largest gap as group ``largest gap`` (value:
+    the gap, low and high: the groups at either end)."""
+    from deep_impression.evaluation.metrics import METRICS
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator='\n')
+    writer.writerow(('group_column', 'group', 'clips', 'metric', 'column',
+                     'value', 'low', 'high'))
+    for name, found in groups.items():
+        for group, score in found['groups'].items():
+            for k in METRICS:
+                for c in COLUMNS:
+                    cell = score['metrics'][k][c]
+                    writer.writerow([name, group, score['clips'], k, c] + [
+                        _csv_cell(cell[f]) for f in ('value', 'low', 'high')])
+        for k in METRICS:
+            for c in COLUMNS:
+                g = found['largest_gap'][k][c]
+                writer.writerow([name, 'largest gap', '', k, c,
+                                 _csv_cell(g['gap']), g['low'] or '',
+                                 g['high'] or ''])
+    return out.getvalue()
+
+
+def write_groups(reports_dir, name, groups, title=None):
+    """``<name>.md``, ``.csv`` and ``.json`` of metrics per group."""
+    return _write_formats(
+        reports_dir, name, md=groups_markdown(groups, title),
+        csv=groups_csv(groups),
+        json=json.dumps(dict(title=title, groups=groups), indent=2) + '\n')
+
+
 # -- plots --------------------------------------------------------------------
 
 def write_split_report(reports_dir, split, evaluation, baseline=None,
-                       paper='load', note=None):
+                       paper='load', note=None, constant=None, groups=None,
+                       resamples=None, seed=0):
     """Everything about one evaluated split, under ``reports_dir``.
 
     Writes ``predictions_<split>.csv`` (per clip), ``table2_<split>.*``
-    (beside the constant predictor and the paper) and
-    ``scatter_<split>.png``.
+    (accuracy beside the constant predictor and the paper),
+    ``metrics_<split>.*`` (every metric of
+    :func:`~deep_impression.evaluation.metrics.score` with its interval,
+    for the model and the constant predictor), ``groups_<split>.*`` with
+    ``groups``, and ``scatter_<split>.png``.
 
     Args:
         evaluation: an :class:`~deep_impression.evaluation.Evaluation`.
         baseline: the constant predictor's ``(5,)`` accuracy, or None.
         paper: the paper's results module; ``'load'`` loads
             :mod:`deep_impression.evaluation.paper`.
+        constant: the constant predictor's ``(5,)`` prediction (the
+            training labels' mean), or None.
+        groups: ``(columns, {clip name: {column: group}})`` of
+            :func:`~deep_impression.evaluation.scoring.read_groups`, or
+            None.
+        resamples, seed: of the bootstrap (default 1,000 resamples).
 
     Returns:
         dict of paths: ``predictions``, ``table2`` (the Markdown file),
-        ``scatter``, and the Markdown text as ``markdown``.
+        ``metrics`` (the Markdown file), ``groups`` (or None),
+        ``scatter``; and the Markdown texts as ``markdown`` (Table 2),
+        ``metrics_markdown`` and ``groups_markdown`` (or None).
     """
     from deep_impression import evaluation as evaluation_module
+    from deep_impression.data.chalearn import clip_name
+    from deep_impression.evaluation import metrics, scoring
     if paper == 'load':
         paper = load_paper_results()
+    resamples = metrics.RESAMPLES if resamples is None else resamples
     reports_dir = os.fspath(reports_dir)
     predictions = evaluation_module.write_predictions_csv(
         os.path.join(reports_dir, 'predictions_{}.csv'.format(split)),
@@ -258,11 +517,34 @@ def write_split_report(reports_dir, split, evaluation, baseline=None,
         note = '{} clip(s) could not be read and are left out.'.format(
             len(evaluation.failed))
     paths = write_table2(reports_dir, split, scores, base, paper, note)
+    rows = [('model', metrics.score(evaluation.predictions,
+                                    evaluation.labels, resamples, seed))]
+    if constant is not None:
+        rows.append((CONSTANT_LABEL, metrics.constant_score(
+            constant, evaluation.labels, resamples, seed)))
+    title = '{} metrics'.format(_title(split))
+    metric_paths = write_metrics(reports_dir, 'metrics_' + split, rows,
+                                 title, note)
+    group_paths = None
+    if groups is not None:
+        group_paths = write_groups(
+            reports_dir, 'groups_' + split, scoring.group_scores(
+                [clip_name(c) for c in evaluation.clip_ids],
+                evaluation.predictions, evaluation.labels, groups, resamples,
+                seed), '{} metrics per group'.format(_title(split)))
     scatter = visual_reports.scatter_plot(
         os.path.join(reports_dir, 'scatter_{}.png'.format(split)),
         evaluation.predictions, evaluation.labels,
         title='{} split, {} clips'.format(split, len(evaluation.clip_ids)))
-    with open(paths['md'], encoding='utf-8') as f:
-        markdown = f.read()
-    return dict(predictions=predictions, table2=paths['md'], scatter=scatter,
-                markdown=markdown)
+    texts = {}
+    for key, found in (('markdown', paths), ('metrics_markdown',
+                                             metric_paths),
+                       ('groups_markdown', group_paths)):
+        texts[key] = None
+        if found is not None:
+            with open(found['md'], encoding='utf-8') as f:
+                texts[key] = f.read()
+    return dict(predictions=predictions, table2=paths['md'],
+                metrics=metric_paths['md'],
+                groups=group_paths and group_paths['md'], scatter=scatter,
+                **texts)

@@ -4,12 +4,14 @@ import numpy
 from matplotlib.figure import Figure
 
 from deep_impression.constants import PAPER_TRAIT_ORDER, TRAITS
-from deep_impression.evaluation.metrics import accuracy
+from deep_impression.evaluation.metrics import point_metrics
 from deep_impression.visualizations import save_figure
 
 
 def scatter_plot(path, predictions, labels, title=None):
-    """Predicted against annotated values, one panel per trait, as PNG.
+    """Predicted against annotated values, one panel per trait, as PNG,
+    with the identity line (a perfect prediction) and the trait's accuracy
+    and concordance correlation (CCC) in the panel's title.
 
     Args:
         path: output ``.png``.
@@ -17,7 +19,7 @@ def scatter_plot(path, predictions, labels, title=None):
     """
     predictions = numpy.asarray(predictions, dtype=numpy.float64)
     labels = numpy.asarray(labels, dtype=numpy.float64)
-    per_trait = accuracy(predictions, labels)
+    scores = point_metrics(predictions, labels)
     fig = Figure(figsize=(3.2 * len(PAPER_TRAIT_ORDER), 3.6))
     axes = fig.subplots(1, len(PAPER_TRAIT_ORDER))
     for ax, trait in zip(axes, PAPER_TRAIT_ORDER):
@@ -27,8 +29,11 @@ def scatter_plot(path, predictions, labels, title=None):
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.set_aspect('equal')
-        ax.set_title('{}\naccuracy {:.4f}'.format(trait.capitalize(),
-                                                   per_trait[k]), fontsize=10)
+        ccc = scores['ccc'][1 + k]   # column 0 is the mean of the five
+        ax.set_title('{}\naccuracy {:.4f}, CCC {}'.format(
+            trait.capitalize(), scores['accuracy'][1 + k],
+            'undefined' if numpy.isnan(ccc) else '{:.3f}'.format(ccc)),
+            fontsize=10)
         ax.set_xlabel('annotated')
     axes[0].set_ylabel('predicted')
     if title:
