@@ -6,7 +6,8 @@ confidence interval over clips, and a paired comparison of two models on
 the same clips (:func:`compare`).
 
 Every metric of a resample is a function of eight weighted means over
-clips (of p, y, p², y², py, p - y, |p - y| and (p - y)², per trait), so
+clips (of ``p``, ``y``, ``p²``, ``y²``, ``py``, ``p - y``, ``|p - y|`` and
+``(p - y)²``, per trait), so
 one matrix product of the ``(B, N)`` resample counts with the ``(N, 40)``
 per-clip quantities gives all of them for all B resamples at once.
 
