@@ -80,7 +80,7 @@ def _numpy_features(model, x, layers):
 
 
 def test_dan_plus_head_against_numpy():
-    model = dan.DANPlus(width=8)
+    model = dan.DANPlus(width=8, input_size=0)
     x = frames_nchw(3, 64)                       # relu5_2 4x4, pool5 2x2
     f = _numpy_features(model, x, ['conv5_2', 'pool5'])
     r52, p5 = f['conv5_2'], f['pool5']
@@ -100,7 +100,7 @@ def test_dan_plus_head_against_numpy():
 
 
 def test_cam_dan_plus_head_is_gap_and_fc():
-    model = dan.CAMDANPlus(width=8)
+    model = dan.CAMDANPlus(width=8, input_size=0)
     x = frames_nchw(2, 64)
     maps = _numpy_features(model, x, ['conv5_3'])['conv5_3']
     assert maps.shape == (2, 64, 4, 4)           # 64 px / 16 = 4x4
@@ -125,7 +125,7 @@ def test_registered_by_name():
 
 
 def test_whole_clip_prediction_is_sigmoid_of_mean_logit():
-    model = dan.CAMDANPlus(width=16)
+    model = dan.CAMDANPlus(width=16, input_size=0)
     frames = RNG.randint(0, 256, (5, 48, 48, 3)).astype(numpy.uint8)
     got = model.predict(numpy.zeros(16000, numpy.float32), frames)
     x = frames.transpose(0, 3, 1, 2).astype(numpy.float32)
@@ -286,3 +286,32 @@ def test_backbone_errors_name_the_file(tmp_path):
     with pytest.raises(WeightsError, match='no such'):
         backbones.load_backbone(vgg.VGG16Backbone(width=8),
                                 str(tmp_path / 'absent.caffemodel'))
+
+
+def test_frames_are_resized_to_input_size_and_mean_subtracted():
+    model = dan.CAMDANPlus(width=16, input_size=32)
+    import cv2
+    x = frames_nchw(1, 20)[:, :, :, :15]
+    got = model.prepare(x)
+    resized = cv2.resize(x[0].transpose(1, 2, 0), (32, 32),
+                         interpolation=cv2.INTER_LINEAR)
+    want = resized.transpose(2, 0, 1)[None] - \
+        numpy.asarray(dan.VGG_FACE_MEAN, numpy.float32).reshape(1, 3, 1, 1)
+    assert got.shape == (1, 3, 32, 32)
+    numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-3)
+
+
+def test_weight_file_round_trip_keeps_width_mean_and_input_size(tmp_path):
+    from deep_impression.models import weights
+    model = dan.CAMDANPlus(width=16, input_size=48)
+    model.mean[...] = (1.0, 2.0, 3.0)
+    path = str(tmp_path / 'model')
+    weights.save_weights(model, path)
+    loaded = weights.load('cam-dan-plus', path)
+    assert loaded.width == 16 and int(loaded.input_size) == 48
+    numpy.testing.assert_array_equal(loaded.mean, [1, 2, 3])
+    numpy.testing.assert_array_equal(loaded.fc.W.array, model.fc.W.array)
+    with pytest.raises(WeightsError, match='not a DAN'):
+        other = str(tmp_path / 'other.npz')
+        numpy.savez(other, x=numpy.zeros(1))
+        weights.load('dan-plus', other)

@@ -32,8 +32,8 @@ MatConvNet):
   p = 2, which their ``vl_nnloss.m`` sums over examples and the trainer
   divides by the batch size): that script;
   :class:`~deep_impression.training.updater.DistanceRegressor`;
-* the input: the frame resized to 224x224 and the training set's average
-  image subtracted, a random left/right flip in training: that script.
+* the input: the frame resized to 224x224 (``input_size``) and the
+  training set's average image subtracted, a random left/right flip in training: that script.
   **Our choice**: the mean is per colour channel (``mean``, a persistent
   array, saved with the weights), set from the training frames before
   training (:func:`set_mean`); a per-pixel average image and a per-channel
@@ -87,11 +87,31 @@ VGG_FACE_MEAN = (129.1863, 104.7624, 93.5940)
 #: The winners' initialisation of the new fully connected layer.
 FC_INIT_SCALE = 0.05
 
+#: DAN+ resizes every frame (or face) to 224x224 (the winners' script).
+INPUT_SIZE = 224
+
 #: Layers CAM-DAN+ can pool (see the module's note).
 CAM_LAYERS = ('conv5_3', 'pool5')
 
 #: Frames per backbone pass in :meth:`VisualRegressor.frame_features`.
 FRAME_BATCH = 16
+
+
+def bilinear_matrix(n_in, n_out):
+    """``(n_out, n_in)`` float32 weights of bilinear resampling along one
+    axis, pixel centres aligned as OpenCV's ``INTER_LINEAR`` (output pixel
+    ``i`` samples input coordinate ``(i + 0.5) n_in / n_out - 0.5``, clamped
+    to the edge). (Chainer's ``F.resize_images`` needs ``numpy.float``,
+    gone from NumPy 2.)"""
+    x = (numpy.arange(n_out) + 0.5) * n_in / n_out - 0.5
+    x = numpy.clip(x, 0, n_in - 1)
+    lo = numpy.minimum(numpy.floor(x).astype(int), n_in - 1)
+    hi = numpy.minimum(lo + 1, n_in - 1)
+    frac = x - lo
+    m = numpy.zeros((n_out, n_in), numpy.float32)
+    numpy.add.at(m, (numpy.arange(n_out), lo), 1 - frac)
+    numpy.add.at(m, (numpy.arange(n_out), hi), frac)
+    return m
 
 
 def l2_normalize(x, eps=1e-12):
@@ -115,7 +135,7 @@ class VisualRegressor(chainer.Chain):
     #: al. §4.4-4.5: conv5_3).
     unit_layer = 'conv5_3'
 
-    def __init__(self, width=1, outputs=len(TRAITS)):
+    def __init__(self, width=1, outputs=len(TRAITS), input_size=INPUT_SIZE):
         super().__init__()
         with self.init_scope():
             self.vgg = VGG16Backbone(width)
@@ -127,13 +147,24 @@ class VisualRegressor(chainer.Chain):
                                    FC_INIT_SCALE), initial_bias=0)
         self.add_persistent('mean', numpy.asarray(VGG_FACE_MEAN,
                                                   numpy.float32))
+        # Saved with the weights: a trained model resizes as in training.
+        self.add_persistent('input_size', int(input_size or 0))
 
     @property
     def width(self):
         return self.vgg.width
 
     def prepare(self, frames):
-        """``(N, 3, H, W)`` RGB 0-255 minus the mean colour."""
+        """``(N, 3, H, W)`` RGB 0-255, resized (bilinear) to
+        ``input_size`` squared unless it is 0, minus the mean colour."""
+        size = int(self.input_size)
+        frames = getattr(frames, 'array', frames)
+        if size and frames.shape[2:] != (size, size):
+            xp = self.xp
+            Ry = xp.asarray(bilinear_matrix(frames.shape[2], size))
+            Rx = xp.asarray(bilinear_matrix(frames.shape[3], size))
+            frames = xp.tensordot(xp.tensordot(frames, Rx, ([3], [1])),
+                                  Ry, ([2], [1])).transpose(0, 1, 3, 2)
         mean = self.xp.asarray(self.mean).reshape(1, 3, 1, 1)
         return frames - mean
 
@@ -186,6 +217,8 @@ class DANPlus(VisualRegressor):
     Args:
         width: divisor of the backbone's channels (1: VGG-16).
         outputs: units of ``fc`` (five traits).
+        input_size: side every frame is resized to (224: the papers'; 0:
+            as given).
     """
 
     #: pool5 max and average, relu5_2 average and max.
@@ -207,16 +240,18 @@ class CAMDANPlus(VisualRegressor):
     Args:
         width: divisor of the backbone's channels (1: VGG-16).
         outputs: units of ``fc`` (five traits).
+        input_size: as :class:`DANPlus`.
         cam_layer: the maps pooled and weighed, ``'conv5_3'`` (default) or
             ``'pool5'`` (see the module's note).
     """
 
-    def __init__(self, width=1, outputs=len(TRAITS), cam_layer='conv5_3'):
+    def __init__(self, width=1, outputs=len(TRAITS), input_size=INPUT_SIZE,
+                 cam_layer='conv5_3'):
         if cam_layer not in CAM_LAYERS:
             raise ValueError('cam_layer must be one of {}, got {!r}'.format(
                 CAM_LAYERS, cam_layer))
         self.cam_layer = cam_layer
-        super().__init__(width, outputs)
+        super().__init__(width, outputs, input_size)
 
     def maps(self, frames):
         """``(N, 3, H, W)`` RGB 0-255 -> ``(N, C, h, w)``: the maps of

@@ -1,0 +1,102 @@
+"""Ventura et al. (2017) on DAN+ / CAM-DAN+: training as the paper (10
+frames per video, the winners' loss), through the package's trainer, run
+directory, resume and commands. Tiny networks (a sixteenth of VGG-16's
+channels) on 32x32 inputs: about 40 s."""
+
+import json
+import os
+
+import numpy
+import pytest
+
+from deep_impression import _compat  # noqa: F401  (before chainer)
+
+import chainer
+
+from deep_impression import training
+from deep_impression.data import datasets
+from deep_impression.inputs import even_indices
+from deep_impression.models import weights
+
+SMALL = dict(model='cam-dan-plus', width=16, input_size=32,
+             frames_per_clip=10)
+
+
+def test_training_frames_are_ten_evenly_spaced_per_clip():
+    t = datasets.TrainingTransform(audio_crop=8, frame_crop=4,
+                                   frames_per_clip=10)
+    rng = numpy.random.default_rng(0)
+    drawn = {t.sample(100, 375, 8, 8, rng)['frame_index']
+             for _ in range(300)}
+    assert drawn == set(even_indices(375, 10).tolist())
+
+
+def test_distance_loss_is_the_mean_euclidean_distance():
+    from deep_impression.training.updater import DistanceRegressor
+
+    class Fixed(chainer.Link):
+        def forward(self, audio, frames):
+            return chainer.Variable(frames)
+    p = numpy.random.RandomState(0).rand(4, 5).astype(numpy.float32)
+    y = numpy.random.RandomState(1).rand(4, 5).astype(numpy.float32)
+    loss = DistanceRegressor(Fixed())(None, p, y)
+    want = numpy.sqrt(((p.astype(float) - y) ** 2).sum(axis=1)).mean()
+    assert abs(float(loss.array) - want) < 1e-5
+
+
+@pytest.fixture(scope='module')
+def small_store(synthetic_raw, tmp_path_factory):
+    """The session's synthetic clips, whole frames stored at 48x48."""
+    from deep_impression.data.preprocess import preprocess
+    path = str(tmp_path_factory.mktemp('ventura') / 'store')
+    assert not preprocess(synthetic_raw, path, jobs=2, width=48,
+                          height=48)['failed']
+    return path
+
+
+def _train(store, run, **kwargs):
+    return training.train(store, run, epochs=3, batch_size=4,
+                          device='@numpy', frame_crop=48, audio_crop=4000,
+                          validation_max_frames=10, loaders=0,
+                          snapshot_every=1, progress_bar=False,
+                          **dict(SMALL, **kwargs))
+
+
+def test_cam_dan_plus_trains_resumes_and_loads(small_store, tmp_path):
+    run = str(tmp_path / 'run')
+    result = _train(small_store, run)
+    assert sorted(result['table1']) == [1, 2, 3]
+    with open(os.path.join(run, training.CONFIG_FILE)) as f:
+        config = json.load(f)
+    assert config['model'] == 'cam-dan-plus' and config['width'] == 16
+    assert os.path.exists(os.path.join(run, 'reports', 'table1.md'))
+    model = weights.load('cam-dan-plus', result['model'])
+    # The mean colour came from the training frames, not VGG-Face's.
+    assert not numpy.allclose(model.mean, (129.1863, 104.7624, 93.5940))
+    # A finished run resumes from its last snapshot and ends unchanged.
+    again = _train(small_store, run, resume_run=True)
+    assert again['resumed_from'] is not None
+    numpy.testing.assert_array_equal(
+        weights.load('cam-dan-plus', again['model']).fc.W.array,
+        model.fc.W.array)
+    # Other settings refuse to resume the run.
+    with pytest.raises(training.DeepImpressionError, match='width'):
+        _train(small_store, run, resume_run=True, width=8)
+
+
+def test_commands_take_the_new_models(small_store, tmp_path, capsys):
+    from deep_impression import cli
+    run = str(tmp_path / 'run')
+    assert cli.main(['train', small_store, '--out', run, '--model',
+                     'dan-plus', '--epochs', '3', '--batchsize', '4',
+                     '--frame-crop', '48', '--audio-crop', '4000',
+                     '--val-max-frames', '10', '--loaders', '0',
+                     '--no-validation', '--set', 'train.width=16',
+                     '--set', 'train.input_size=32',
+                     '--set', 'train.frames_per_clip=10']) == 0
+    model = os.path.join(run, 'model')
+    assert weights.load('dan-plus', model).feature_size == 4 * 32
+    assert cli.main(['evaluate', small_store, '--model', 'dan-plus',
+                     '--weights', model, '--split', 'test',
+                     '--max-frames', '10']) == 0
+    assert 'predictions_test.csv' in capsys.readouterr().out
