@@ -100,3 +100,83 @@ def test_commands_take_the_new_models(small_store, tmp_path, capsys):
                      '--weights', model, '--split', 'test',
                      '--max-frames', '10']) == 0
     assert 'predictions_test.csv' in capsys.readouterr().out
+
+
+# -- class activation maps (paper §3.1, eq. (1)-(2)) --------------------------
+
+def test_cam_mean_is_the_fc_input_contribution():
+    """The mean of trait t's map over positions is sum_i w_ti f_i (eq. (1)
+    averaged, eq. (2) before F): the model's own logit less its bias."""
+    from deep_impression.interpret import cam
+    from deep_impression.models.dan import CAMDANPlus
+    model = CAMDANPlus(width=16, input_size=64)
+    frames = numpy.random.RandomState(0).randint(
+        0, 256, (3, 50, 70, 3)).astype(numpy.uint8)
+    maps, features = cam.visual_maps(model, frames)
+    assert maps.shape == (3, 5, 4, 4)            # conv5_3 of a 64x64 input
+    x = frames.transpose(0, 3, 1, 2).astype(numpy.float32)
+    with chainer.using_config('train', False):
+        logits = model.logits(x).array.astype(numpy.float64)
+    numpy.testing.assert_allclose(
+        maps.mean(axis=(2, 3)), logits - model.fc.b.array, atol=1e-5)
+    # The per-frame predictions rank frames as the model predicts them.
+    traits = cam.frame_predictions(model, numpy.zeros(0, numpy.float32),
+                                   features)
+    numpy.testing.assert_allclose(traits, 1 / (1 + numpy.exp(-logits)),
+                                  atol=1e-5)
+
+
+def test_dan_plus_has_no_cam_and_says_so():
+    from deep_impression.errors import InputError
+    from deep_impression.interpret import cam
+    from deep_impression.models.dan import DANPlus
+    with pytest.raises(InputError, match='cam-dan-plus'):
+        cam.visual_maps(DANPlus(width=16, input_size=32),
+                        numpy.zeros((1, 32, 32, 3), numpy.uint8))
+
+
+def test_vgg_fields_tile_the_frame():
+    """conv5_3's positions on a resized frame: cells of 16 input pixels,
+    scaled back to the frame, centred on their cell."""
+    from deep_impression.interpret.networks import vgg_fields
+    f = vgg_fields(64, (128, 96))['conv5_3']
+    assert f.jump == (32.0, 24.0)
+    # Position 0 covers input pixels 0-15, centre 7.5 -> frame centre.
+    assert f.start == pytest.approx((8.0 * 2 - 0.5, 8.0 * 1.5 - 0.5))
+
+
+def test_interpretation_commands_take_cam_dan_plus(small_store, tmp_path,
+                                                   synthetic_raw, capsys):
+    from deep_impression import cli
+    from deep_impression.models.dan import CAMDANPlus
+    model = CAMDANPlus(width=16, input_size=32)
+    path = str(tmp_path / 'model')
+    weights.save_weights(model, path)
+    common = ['--model', 'cam-dan-plus', '--weights', path, '--store',
+              small_store, '--split', 'train', '--frames-per-clip', '2',
+              '--top', '3']
+    out = str(tmp_path / 'units')
+    assert cli.main(['units'] + common + ['--out', out, '--layers',
+                                          'conv5_3']) == 0
+    with open(os.path.join(out, 'units.json')) as f:
+        data = json.load(f)
+    assert data['layers']['conv5_3']['grid'] == [2, 2]
+    assert set(data['regions']) == {'eyebrows', 'eyes', 'nose', 'mouth'}
+    out = str(tmp_path / 'overlap')
+    assert cli.main(['face-overlap'] + common + ['--out', out]) == 0
+    assert os.path.exists(os.path.join(out, 'face_overlap.json'))
+    import glob
+    video = sorted(glob.glob(os.path.join(synthetic_raw, 'test', '*',
+                                          '*.mp4')))[0]
+    out = str(tmp_path / 'explain')
+    assert cli.main(['explain', video, '--model', 'cam-dan-plus',
+                     '--weights', path, '--frames', '2', '--out', out]) == 0
+    pngs = sorted(os.listdir(out))
+    assert len(pngs) == 6 and not any('audio' in p for p in pngs), pngs
+    # DAN+ has no maps: one line, exit status 1, before any video is read.
+    dan_path = str(tmp_path / 'dan')
+    from deep_impression.models.dan import DANPlus
+    weights.save_weights(DANPlus(width=16, input_size=32), dan_path)
+    assert cli.main(['explain', video, '--model', 'dan-plus', '--weights',
+                     dan_path, '--out', out]) == 1
+    assert 'cam-dan-plus' in capsys.readouterr().err

@@ -82,3 +82,25 @@ def add_model(parser, help=None):
         help=help or 'challenge (a release-format file; the default), '
                      'per-trait (a directory of `train --model per-trait`) '
                      'or rnn (a directory of `train --model rnn`)')
+
+
+#: The networks the interpretation commands study.
+INTERPRETED = ('challenge', 'cam-dan-plus', 'dan-plus')
+
+
+def add_interpreted_model(parser):
+    """``--model``: the network an interpretation command studies."""
+    parser.add_argument(
+        '--model', choices=INTERPRETED, default='challenge',
+        help='challenge (the audiovisual network, the default), '
+             'cam-dan-plus or dan-plus (Ventura et al.\'s VGG-16 networks: '
+             '--weights is the model file of `train --model ...`; DAN+ has '
+             'no class activation maps)')
+
+
+def load_interpreted(args):
+    """The network of ``--model`` / ``--weights`` / ``--device``."""
+    from deep_impression.models.weights import load, load_model
+    if args.model == 'challenge':
+        return load_model(args.weights, device=args.device)
+    return load(args.model, args.weights, device=args.device)
