@@ -180,3 +180,54 @@ def test_interpretation_commands_take_cam_dan_plus(small_store, tmp_path,
     assert cli.main(['explain', video, '--model', 'dan-plus', '--weights',
                      dan_path, '--out', out]) == 1
     assert 'cam-dan-plus' in capsys.readouterr().err
+
+
+# -- the synthetic stand-in with faces ---------------------------------------
+
+def test_face_clips_carry_known_movements_and_openface_csvs(tmp_path):
+    from deep_impression import media
+    from deep_impression.data import synth, synth_faces
+    from deep_impression.interpret import openface
+    from deep_impression.interpret.faces import FaceDetector
+    raw = str(tmp_path / 'raw')
+    clips = synth.make_dataset(raw, train=2, val=0, test=0, seconds=1.0,
+                               size=(320, 180), fps=25, seed=3, look='face')
+    clip = clips[0]
+    # Labels follow the face mixing, face features after the others.
+    f = numpy.concatenate([clip['features'], clip['face_features']])
+    z = synth.FACE_MIXING @ f
+    assert numpy.corrcoef(z, clip['labels'])[0, 1] > 0.5
+    # The CSV holds the true intensities: AU12 = 4 x smile, AU45 = 4 x
+    # blink, AU26 = 3.5 x jaw; AUs no movement stands for stay 0.
+    track = openface.read_csv(openface.find_csv(
+        os.path.join(raw, 'openface'), clip['name']), require_aus=True)
+    assert track.au.shape == (25, 17)
+    au = dict(zip(openface.AUS, track.au.T))
+    assert (au['AU04'] == 0).all() and (au['AU15'] == 0).all()
+    assert au['AU12'].min() >= 4.0 * (clip['face_features'][0] + 1) / 2 \
+        - 4.0 * 0.15 - 0.01
+    assert (au['AU01'] == au['AU02']).all()
+    # Smiling more lifts the mouth corners in the picture: the drawn face
+    # differs where the mouth is.
+    a = synth_faces.draw_face(numpy.zeros((100, 100, 3), numpy.uint8),
+                              50, 50, 30, smile=0.0)
+    b = synth_faces.draw_face(numpy.zeros((100, 100, 3), numpy.uint8),
+                              50, 50, 30, smile=1.0)
+    rows = numpy.nonzero((a != b).any(axis=(1, 2)))[0]
+    assert rows.min() > 50 + 0.3 * 30                    # below the nose
+    # The package's detector finds the face in sampled frames.
+    frames = numpy.concatenate(list(media.iter_frames(clip['path'])))
+    d = FaceDetector()
+    assert sum(d.face(x) is not None for x in frames[::5]) >= 4
+
+
+def test_ellipse_look_is_unchanged():
+    from deep_impression.data import synth
+    a = synth.plan(3, 1, 1, seed=5)
+    b = synth.plan(3, 1, 1, seed=5, look='face')
+    for x, y in zip(a, b):
+        numpy.testing.assert_array_equal(x['features'], y['features'])
+        assert x['face_features'] is None and y['face_features'] is not None
+    # The ellipse look's labels: MIXING of the five features, as before.
+    with pytest.raises(Exception, match='look'):
+        synth.plan(1, 0, 0, look='cartoon')
