@@ -84,7 +84,8 @@ def add_model(parser, help=None):
                      'or rnn (a directory of `train --model rnn`)')
 
 
-#: The networks the interpretation commands study.
+#: The networks the interpretation commands study: the challenge network
+#: and the visual networks of Ventura et al.
 INTERPRETED = ('challenge', 'cam-dan-plus', 'dan-plus')
 
 
