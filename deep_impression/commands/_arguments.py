@@ -84,15 +84,13 @@ def add_model(parser, help=None):
                      'or rnn (a directory of `train --model rnn`)')
 
 
-#: The networks the interpretation commands study: the challenge network
-#: and the visual networks of Ventura et al.
-INTERPRETED = ('challenge', 'cam-dan-plus', 'dan-plus')
-
-
 def add_interpreted_model(parser):
-    """``--model``: the network an interpretation command studies."""
+    """``--model``: the network an interpretation command studies (the
+    challenge network or a visual network of Ventura et al.)."""
+    from deep_impression.models import VISUAL_ARCHITECTURES
     parser.add_argument(
-        '--model', choices=INTERPRETED, default='challenge',
+        '--model', choices=('challenge',) + VISUAL_ARCHITECTURES,
+        default='challenge',
         help='challenge (the audiovisual network, the default), '
              'cam-dan-plus or dan-plus (Ventura et al.\'s VGG-16 networks: '
              '--weights is the model file of `train --model ...`; DAN+ has '
