@@ -231,3 +231,18 @@ def test_ellipse_look_is_unchanged():
     # The ellipse look's labels: MIXING of the five features, as before.
     with pytest.raises(Exception, match='look'):
         synth.plan(1, 0, 0, look='cartoon')
+
+
+def test_ventura_quick_config_loads_with_every_setting_the_script_reads():
+    config = training.load_config(os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        'experiments', 'configs', 'ventura-quick.json'))
+    t = config['train']
+    assert t['model'] == 'cam-dan-plus' and t['frames_per_clip'] == 10
+    assert t['frame_crop'] == config['preprocess']['width'] == \
+        config['preprocess']['height']          # the crop is the frame
+    assert config['synth']['seconds'] * config['ventura']['store_fps'] == 10
+    for key in ('face_size', 'wide_size', 'overlap_top', 'units_top',
+                'au_top'):
+        assert key in config['ventura']
+    assert 'GFLOP' in config['about']
