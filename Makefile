@@ -19,7 +19,7 @@ MPI    ?= 1
 comma  := ,
 EXTRAS := test$(if $(MPI),$(comma)mpi,)
 
-.PHONY: install test test-paper docs reproduce clean
+.PHONY: install test test-paper docs reproduce reproduce-ventura clean
 
 install: $(STAMP)
 
@@ -49,6 +49,11 @@ test-paper: install
 # DATA=/path/to/chalearn the paper's 900 epochs (configs/paper.json).
 reproduce: install
 	$(BIN)/python experiments/reproduce.py --out $(RUN) $(if $(DATA),--data $(DATA),)
+
+# Ventura et al. (2017) on DAN+ / CAM-DAN+ and synthetic faces (Table 1,
+# face overlap, units, Table 2; experiments/configs/ventura-quick.json).
+reproduce-ventura: install
+	$(BIN)/python experiments/reproduce_ventura.py --out runs/ventura
 
 clean:
 	rm -rf $(VENV) build *.egg-info docs/_build

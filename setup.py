@@ -42,6 +42,9 @@ setup(
         # 4.x: OpenCV 5 wheels no longer ship the Haar face and eye cascades
         # (cv2.data) that the face detection of Ventura et al. §4.2 uses.
         'opencv-python-headless>=4.8,<5',
+        # Chainer's Caffe reader (VGG-Face for DAN+, models/backbones.py);
+        # ONNX needs it anyway.
+        'protobuf',
     ],
     extras_require={
         'cuda12': ['cupy-cuda12x'],

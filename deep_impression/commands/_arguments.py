@@ -104,3 +104,24 @@ def add_groups(parser):
         help='a CSV with a video column and one or more group columns (e.g. '
              'gender, ethnicity): every metric per group, and the largest '
              'gap between groups')
+
+
+def add_interpreted_model(parser):
+    """``--model``: the network an interpretation command studies (the
+    challenge network or a visual network of Ventura et al.)."""
+    from deep_impression.models import VISUAL_ARCHITECTURES
+    parser.add_argument(
+        '--model', choices=('challenge',) + VISUAL_ARCHITECTURES,
+        default='challenge',
+        help='challenge (the audiovisual network, the default), '
+             'cam-dan-plus or dan-plus (Ventura et al.\'s VGG-16 networks: '
+             '--weights is the model file of `train --model ...`; DAN+ has '
+             'no class activation maps)')
+
+
+def load_interpreted(args):
+    """The network of ``--model`` / ``--weights`` / ``--device``."""
+    from deep_impression.models.weights import load, load_model
+    if args.model == 'challenge':
+        return load_model(args.weights, device=args.device)
+    return load(args.model, args.weights, device=args.device)

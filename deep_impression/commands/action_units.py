@@ -14,6 +14,8 @@ from deep_impression import fileio
 from deep_impression.commands._arguments import (add_device,
                                                  add_report_options,
                                                  add_weights)
+from deep_impression.commands._arguments import (add_interpreted_model,
+                                                 load_interpreted)
 from deep_impression.errors import DeepImpressionError
 
 
@@ -37,11 +39,13 @@ def add_parser(sub):
                    help='split it is scored on, and the frames of the unit '
                         'analysis (default test)')
     add_weights(p, 'release-format weight file for the unit analysis')
+    add_interpreted_model(p)
     add_device(p)
     p.add_argument('--no-units', action='store_true',
                    help='skip the unit analysis (needs no weights)')
-    p.add_argument('--layer', default='res5b_relu',
-                   help='layer of the unit analysis (default res5b_relu)')
+    p.add_argument('--layer', default=None,
+                   help='layer of the unit analysis (default res5b_relu; '
+                        'conv5_3 for DAN+ and CAM-DAN+)')
     add_report_options(
         p, 1, 'frames per clip for the unit analysis (default 1: F = clips, '
         "as the paper's F = 2000)", 'top frames per AU and unit')
@@ -60,11 +64,14 @@ def run(args):
     source = StoreSource(args.store, args.split)
     model = None
     if not args.no_units:
-        from deep_impression.models.weights import load_model
-        model = load_model(args.weights, device=args.device)
+        model = load_interpreted(args)
+        from deep_impression.interpret import networks
+        args.layer = args.layer or networks.unit_layer(model)
+        networks.check_layers(model, [args.layer])
     result, paths = action_units.analyse(
         source, args.openface_dir, args.fit_split, args.out, model=model,
-        layer=args.layer, frames_per_clip=args.frames_per_clip, top=args.top)
+        layer=args.layer or 'res5b_relu',
+        frames_per_clip=args.frames_per_clip, top=args.top)
     text = action_units.report_markdown(result)
     paths = [fileio.write_text(os.path.join(args.out, 'action_units.md'),
                                text),

@@ -17,7 +17,8 @@ import os
 import sys
 
 from deep_impression import fileio
-from deep_impression.commands._arguments import add_device, add_weights
+from deep_impression.commands._arguments import (
+    add_device, add_interpreted_model, add_weights, load_interpreted)
 from deep_impression.errors import DeepImpressionError
 from deep_impression.progress import progress
 
@@ -31,6 +32,7 @@ def add_parser(sub):
                     'auditory stream\'s map along time.')
     p.add_argument('videos', nargs='+', metavar='VIDEO')
     add_weights(p, 'release-format weight file, released or trained')
+    add_interpreted_model(p)
     add_device(p)
     p.add_argument('--out', metavar='DIR', default='.',
                    help='where to write the pictures or JSON (default: .)')
@@ -73,15 +75,17 @@ def output_stems(videos):
 def run(args):
     from deep_impression.constants import TRAITS
     from deep_impression.visualizations import interpretation as figures
+    from deep_impression.interpret import networks
     from deep_impression.interpret.cam import explain_video, summary
-    from deep_impression.models.weights import load_model
     if args.frames < 1:
         raise DeepImpressionError('--frames: need at least 1, got {}'.format(
             args.frames))
     if args.out != '-':
         fileio.ensure_dir(args.out)
     stems = output_stems(args.videos)
-    model = load_model(args.weights, device=args.device)
+    model = load_interpreted(args)
+    # Before any video is read: DAN+ has no maps (one line, exit 1).
+    networks.cam_layer(model)
     failures = 0
     for video in progress(args.videos, desc='explain', unit='video'):
         try:
@@ -105,8 +109,9 @@ def run(args):
         for t, name in enumerate(TRAITS):
             written.append(figures.trait_strip(
                 e, t, os.path.join(args.out, '{}_{}.png'.format(stem, name))))
-        written.append(figures.audio_figure(
-            e, os.path.join(args.out, stem + '_audio.png')))
+        if e.audio_map.cam.shape[1]:   # CAM-DAN+ sees no audio
+            written.append(figures.audio_figure(
+                e, os.path.join(args.out, stem + '_audio.png')))
         if args.video:
             from deep_impression.visualizations.video import \
                 explanation_video

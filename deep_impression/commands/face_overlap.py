@@ -13,6 +13,8 @@ from deep_impression import fileio
 from deep_impression.commands._arguments import (add_device,
                                                  add_report_options,
                                                  add_weights)
+from deep_impression.commands._arguments import (add_interpreted_model,
+                                                 load_interpreted)
 from deep_impression.errors import DeepImpressionError
 
 
@@ -36,6 +38,7 @@ def add_source_arguments(p):
                    choices=('train', 'validation', 'test'),
                    help='split of the store (default: test)')
     add_weights(p)
+    add_interpreted_model(p)
     add_device(p)
     add_report_options(
         p, 10, 'frames sampled evenly from each clip (default 10, as the '
@@ -76,7 +79,6 @@ def run(args):
     from deep_impression.interpret import overlap
     from deep_impression.interpret.sources import open_source
     from deep_impression.visualizations import interpretation as figures
-    from deep_impression.models.weights import load_model
     check_counts(args)
     source = open_source(args.store, args.split, args.videos)
     faces = None
@@ -84,7 +86,7 @@ def run(args):
         faces = overlap.OpenFaceBoxes(args.openface,
                                       _size(args.openface_size))
     fileio.ensure_dir(args.out)
-    model = load_model(args.weights, device=args.device)
+    model = load_interpreted(args)
     failures = []
 
     def report(error):

@@ -83,13 +83,15 @@ def _positive(kind):
 def _load_post_challenge(args, backend):
     """A model of paper §4 by name (Chainer only)."""
     from deep_impression.errors import InputError
-    from deep_impression.models import weights
+    from deep_impression.models import VISUAL_ARCHITECTURES, weights
     if backend != 'chainer' or args.onnx:
         raise InputError('--model {}: runs on the chainer backend only'
                          .format(args.model))
     if not args.weights:
-        raise InputError('--model {} needs --weights (its run directory)'
-                         .format(args.model))
+        raise InputError('--model {} needs --weights ({})'.format(
+            args.model, 'the model file of its run'
+            if args.model in VISUAL_ARCHITECTURES
+            else 'its run directory'))
     if args.model == 'rnn' and (args.max_frames or args.fps != FPS):
         raise InputError('--model rnn: the per-second features need every '
                          'frame at {} frames/s (no --fps, no --max-frames)'

@@ -115,6 +115,9 @@ def _add_model_arguments(p):
     """--model and what the post-challenge models of §4 need."""
     g = p.add_argument_group(
         'post-challenge models (paper §4)',
+        '--model dan-plus or cam-dan-plus trains the visual networks of '
+        'Ventura et al. 2017 (settings train.width, train.frames_per_clip, '
+        'train.input_size, train.backbone: a VGG-Face caffemodel); '
         '--model per-trait fine-tunes one one-output network per trait from '
         '--init with the settings of the challenge run, for the rest of its '
         'schedule (or --epochs); --model rnn trains two LSTM layers on the '
@@ -163,8 +166,12 @@ def _run_post_challenge(args, settings):
 
 def run(args):
     from deep_impression import training
+    from deep_impression.models import VISUAL_ARCHITECTURES
     config = _config(args)
-    if args.model != 'challenge':
+    if args.model in VISUAL_ARCHITECTURES:
+        # DAN+ and CAM-DAN+ train through the same trainer (train.model).
+        config['train']['model'] = args.model
+    elif args.model != 'challenge':
         return _run_post_challenge(args, config['train'])
     result, rank0 = _train(args, config)
     if not rank0:

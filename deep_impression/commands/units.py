@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+from deep_impression.commands._arguments import load_interpreted
 from deep_impression.commands.face_overlap import (add_source_arguments,
                                                    check_counts)
 from deep_impression import fileio
@@ -27,11 +28,13 @@ def add_parser(sub):
                     'face region the units whose maxima fall inside most.')
     add_source_arguments(p)
     p.add_argument('--layers', default='all', metavar='L1,L2',
-                   help='layers for the histograms (default: all ten, '
-                        'conv1_relu ... res5b_relu)')
-    p.add_argument('--layer', default='res5b_relu',
+                   help='layers for the histograms (default: all: ten, '
+                        'conv1_relu ... res5b_relu; for DAN+ and CAM-DAN+ '
+                        'the 18 of VGG-16, conv1_1 ... pool5)')
+    p.add_argument('--layer', default=None,
                    help='layer of the unit and region figures (default '
-                        'res5b_relu)')
+                        'res5b_relu; conv5_3 for DAN+ and CAM-DAN+, as '
+                        'Ventura et al.)')
     p.add_argument('--units', default='0-9', metavar='LIST',
                    help='units shown in the top-frames figure, e.g. 0-9 or '
                         '3,17,40 (default 0-9)')
@@ -65,24 +68,22 @@ def parse_units(text, count):
 
 
 def run(args):
-    from deep_impression.interpret import units
+    from deep_impression.interpret import networks, units
     from deep_impression.visualizations import interpretation as figures
     from deep_impression.interpret.sources import open_source
-    from deep_impression.models.weights import load_model
     check_counts(args)
-    layers = (list(units.LAYERS) if args.layers == 'all'
-              else [s.strip() for s in args.layers.split(',') if s.strip()])
-    if args.layer not in layers:
-        layers.append(args.layer)
-    unknown = [name for name in layers if name not in units.LAYERS]
-    if unknown:
-        raise DeepImpressionError('unknown layer(s) {}; choose from {}'.format(
-            ', '.join(unknown), ', '.join(units.LAYERS)))
-    layers = [name for name in units.LAYERS if name in layers]
     regions = (units.read_regions(args.regions) if args.regions
                else units.FACE_REGIONS)
     source = open_source(args.store, args.split, args.videos)
-    model = load_model(args.weights, device=args.device)
+    model = load_interpreted(args)
+    known = networks.spatial_layers(model)
+    args.layer = args.layer or networks.unit_layer(model)
+    layers = (list(known) if args.layers == 'all'
+              else [s.strip() for s in args.layers.split(',') if s.strip()])
+    if args.layer not in layers:
+        layers.append(args.layer)
+    networks.check_layers(model, layers)
+    layers = [name for name in known if name in layers]
     responses = units.unit_responses(model, source, layers,
                                      args.frames_per_clip)
     count = responses.maxima[args.layer].shape[1]

@@ -73,6 +73,11 @@ class TrainingTransform(object):
       around its centre first.
     * labels (5,) float32 in TRAITS order.
 
+    With ``frames_per_clip`` K, the frame is drawn among K evenly spaced
+    frames of the clip (:func:`~deep_impression.inputs.even_indices`), the
+    same K in every epoch: Ventura et al. (2017, §4.1) train DAN+ on 10
+    frames per video.
+
     Random numbers: ``transform(clip, rng)`` draws from the given
     generator; :class:`RobustTransformDataset` passes one made from the
     run's seed, the epoch and the example (:func:`example_generator`), so
@@ -82,10 +87,12 @@ class TrainingTransform(object):
     """
 
     def __init__(self, audio_crop=AUDIO_CROP, frame_crop=FRAME_CROP,
-                 flip=True, seed=None):
+                 flip=True, seed=None, frames_per_clip=None):
         self.audio_crop = int(audio_crop)
         self.frame_crop = int(frame_crop)
         self.flip = flip
+        self.frames_per_clip = (None if frames_per_clip is None
+                                else int(frames_per_clip))
         self.seed = seed
         self._owner = os.getpid()
         self._pid = None
@@ -126,10 +133,15 @@ class TrainingTransform(object):
             ``flip`` (bool).
         """
         rng = self.rng if rng is None else rng
+        audio_start = int(rng.integers(
+            0, max(num_samples - self.audio_crop, 0) + 1))
+        if self.frames_per_clip is None:
+            frame_index = int(rng.integers(0, num_frames))
+        else:
+            kept = even_indices(num_frames, self.frames_per_clip)
+            frame_index = int(kept[rng.integers(0, len(kept))])
         return dict(
-            audio_start=int(rng.integers(
-                0, max(num_samples - self.audio_crop, 0) + 1)),
-            frame_index=int(rng.integers(0, num_frames)),
+            audio_start=audio_start, frame_index=frame_index,
             top=int(rng.integers(0, frame_height - self.frame_crop + 1)),
             left=int(rng.integers(0, frame_width - self.frame_crop + 1)),
             flip=bool(self.flip and rng.random() < 0.5))
@@ -269,7 +281,8 @@ class RobustTransformDataset(chainer.dataset.DatasetMixin):
 
 
 def training_dataset(root, split='train', audio_crop=AUDIO_CROP,
-                     frame_crop=FRAME_CROP, flip=True, seed=None):
+                     frame_crop=FRAME_CROP, flip=True, seed=None,
+                     frames_per_clip=None):
     """Training examples of a split (paper §2.2).
 
     Examples are ``(audio (1, 1, audio_crop) float32 in [-1, 1],
@@ -279,7 +292,8 @@ def training_dataset(root, split='train', audio_crop=AUDIO_CROP,
     """
     return RobustTransformDataset(
         ClipDataset(root, split),
-        TrainingTransform(audio_crop, frame_crop, flip=flip, seed=seed),
+        TrainingTransform(audio_crop, frame_crop, flip=flip, seed=seed,
+                          frames_per_clip=frames_per_clip),
         seed=seed)
 
 

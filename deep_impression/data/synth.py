@@ -32,7 +32,7 @@ import zipfile
 import numpy
 
 from deep_impression import fileio
-from deep_impression.data import chalearn
+from deep_impression.data import chalearn, synth_faces
 from deep_impression.constants import TRAITS
 from deep_impression.errors import DeepImpressionError
 from deep_impression import media
@@ -54,6 +54,25 @@ MIXING = numpy.array([
     [-0.6, 0.3, 0.3, -0.6, 0.0],  # neuroticism
     [0.3, 0.6, -0.3, 0.0, -0.6],  # openness
 ])
+#: With ``look='face'``: the weights of the features above and of the four
+#: face features (:data:`~deep_impression.data.synth_faces.MOVEMENTS`:
+#: smile, brow raise, blink, jaw drop) for each trait. Context (background
+#: brightness and warmth) and face both matter; each trait has one main
+#: facial movement, its known AU link (smile/AU12 -> agreeableness, brow
+#: raise/AU01-02 -> openness, blink/AU45 -> neuroticism and, negatively,
+#: conscientiousness, jaw drop/AU26 -> extraversion).
+FACE_MIXING = numpy.array([
+    # bright warmth size pitch loud  smile brow  blink jaw
+    [0.5, 0.0, 0.0, 0.0, 0.3, 0.3, 0.0, 0.0, 0.8],     # extraversion
+    [0.0, 0.5, 0.0, 0.3, 0.0, 0.9, 0.0, 0.0, 0.0],     # agreeableness
+    [0.5, -0.3, 0.0, 0.0, 0.0, 0.0, 0.0, -0.8, 0.0],   # conscientiousness
+    [-0.3, 0.0, 0.0, -0.3, 0.0, -0.3, 0.0, 0.8, 0.0],  # neuroticism
+    [0.0, 0.4, 0.0, 0.0, -0.3, 0.0, 0.9, 0.0, 0.0],    # openness
+])
+#: The looks of a clip's person: the original moving ellipse, or a drawn
+#: face whose movements stand for action units (synth_faces).
+LOOKS = ('ellipse', 'face')
+
 #: Standard deviation of the label noise, in units of the features' std.
 NOISE = 0.35
 #: Label mean and standard deviation (before clipping to [0, 1]).
@@ -80,24 +99,26 @@ _ID_ALPHABET = ('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
                 '0123456789-_')
 
 
-def feature_std():
+def feature_std(mixing=MIXING):
     """Standard deviation of each trait's raw mix (features + noise)."""
     # Uniform[-1, 1] has variance 1/3.
-    return numpy.sqrt((MIXING ** 2).sum(axis=1) / 3.0 + NOISE ** 2 / 3.0)
+    return numpy.sqrt((mixing ** 2).sum(axis=1) / 3.0 + NOISE ** 2 / 3.0)
 
 
-def labels_from_features(features, noise):
+def labels_from_features(features, noise, mixing=MIXING):
     """Traits of a clip from its features and its noise draws.
 
     Args:
-        features: (5,) in FEATURES order, each in [-1, 1].
+        features: (5,) in FEATURES order, each in [-1, 1] (with
+            :data:`FACE_MIXING`: (9,), the face features after them).
         noise: (5,) standard normal draws.
 
     Returns:
         (5,) float64 in TRAITS order, in [0, 1].
     """
-    z = MIXING @ features + NOISE * numpy.sqrt(1.0 / 3.0) * noise
-    return numpy.clip(LABEL_MEAN + LABEL_STD * z / feature_std(), 0.0, 1.0)
+    z = mixing @ features + NOISE * numpy.sqrt(1.0 / 3.0) * noise
+    return numpy.clip(LABEL_MEAN + LABEL_STD * z / feature_std(mixing),
+                      0.0, 1.0)
 
 
 def pitch_hz(pitch):
@@ -150,9 +171,11 @@ def _voice(rng, features, seconds, sample_rate):
     return voice.astype(numpy.float32), envelope
 
 
-def _render_frames(rng, features, seconds, size, fps, envelope, sample_rate):
+def _render_frames(rng, features, seconds, size, fps, envelope, sample_rate,
+                   tracks=None):
     # Yields (H, W, 3) uint8 frames: a textured background of the clip's
-    # colour, a moving ellipse whose "mouth" opens with the voice.
+    # colour, a moving ellipse whose "mouth" opens with the voice (or, with
+    # movement tracks, a drawn face making those movements).
     width, height = size
     base = background_rgb(features[0], features[1])
     # Low-frequency texture and a vertical gradient, made once per clip.
@@ -180,6 +203,10 @@ def _render_frames(rng, features, seconds, size, fps, envelope, sample_rate):
         frame = background.copy()
         cx = width / 2 + 0.15 * width * numpy.sin(0.6 * t + phase)
         cy = height / 2 + 0.05 * height * numpy.sin(1.1 * t + phase)
+        if tracks is not None:
+            yield synth_faces.draw_face(frame, cx, cy, ry,
+                                        *tracks[min(i, len(tracks) - 1)])
+            continue
         x_lo, x_hi = int(max(cx - rx - 1, 0)), int(min(cx + rx + 2, width))
         y_lo, y_hi = int(max(cy - ry - 1, 0)), int(min(cy + ry + 2, height))
         yy, xx = numpy.mgrid[y_lo:y_hi, x_lo:x_hi]
@@ -195,7 +222,7 @@ def _render_frames(rng, features, seconds, size, fps, envelope, sample_rate):
 
 
 def write_clip(path, seed_seq, features, seconds=15.0, size=(1280, 720),
-               fps=30):
+               fps=30, face_features=None, openface_path=None):
     """Encode one synthetic clip (H.264 + AAC mp4) at ``path``, atomically.
 
     Args:
@@ -205,10 +232,24 @@ def write_clip(path, seed_seq, features, seconds=15.0, size=(1280, 720),
         seconds: duration in seconds.
         size: (width, height) in pixels (even numbers, for yuv420p).
         fps: frame rate of the clip.
+        face_features: (4,) in [-1, 1] to draw a face making the movements
+            of :mod:`~deep_impression.data.synth_faces` (None: the ellipse).
+        openface_path: with ``face_features``, where to write the true
+            movement intensities as an OpenFace CSV.
     """
     rng = numpy.random.default_rng(seed_seq)
     width, height = size
     voice, envelope = _voice(rng, features, seconds, SOURCE_SAMPLE_RATE)
+    tracks = None
+    if face_features is not None:
+        n_frames = int(round(seconds * fps))
+        at_frames = envelope[numpy.minimum(
+            (numpy.arange(n_frames) / fps * SOURCE_SAMPLE_RATE).astype(int),
+            envelope.size - 1)]
+        tracks = synth_faces.movement_tracks(rng, face_features, n_frames,
+                                             fps, at_frames)
+        if openface_path:
+            synth_faces.write_openface_csv(openface_path, tracks, fps)
     audio_tmp = '{}{}{}.f32'.format(path, fileio.TEMPORARY_MARK, os.getpid())
     # Stereo, as the YouTube originals; both channels carry the voice.
     numpy.repeat(voice[:, None], 2, axis=1).astype('<f4').tofile(audio_tmp)
@@ -229,7 +270,7 @@ def write_clip(path, seed_seq, features, seconds=15.0, size=(1280, 720),
         with fileio.atomic_path(path, suffix='.mp4') as tmp:
             _encode(cmd + [tmp], path, _render_frames(
                 rng, features, seconds, size, fps, envelope,
-                SOURCE_SAMPLE_RATE))
+                SOURCE_SAMPLE_RATE, tracks))
     finally:
         if os.path.exists(audio_tmp):
             os.remove(audio_tmp)
@@ -272,15 +313,19 @@ def _youtube_ids(rng, n):
     return out
 
 
-def plan(train=60, val=20, test=20, seed=0):
+def plan(train=60, val=20, test=20, seed=0, look='ellipse'):
     """The clips of a synthetic release: names, splits, features, labels.
 
     Returns:
         list of dicts with ``split``, ``name`` (clip file name), ``folder``
         (e.g. ``training80_01``), ``features`` (5,), ``labels`` (5,) in
         TRAITS order, ``interview`` and ``seed`` (a SeedSequence for the
-        clip's media).
+        clip's media); with ``look='face'`` also ``face_features`` (4,)
+        (the labels then follow :data:`FACE_MIXING`).
     """
+    if look not in LOOKS:
+        raise DeepImpressionError('look {!r}: choose one of {}'.format(
+            look, ', '.join(LOOKS)))
     counts = {'train': train, 'validation': val, 'test': test}
     for split, n in counts.items():
         if n < 0:
@@ -288,6 +333,9 @@ def plan(train=60, val=20, test=20, seed=0):
     root = numpy.random.SeedSequence(seed)
     meta_seq, media_seq = root.spawn(2)
     rng = numpy.random.default_rng(meta_seq)
+    # A third stream for the face features: the first two, and so the
+    # ellipse look's clips and labels, stay as they were.
+    face_rng = numpy.random.default_rng(root.spawn(1)[0])
     total = sum(counts.values())
     # Several clips per YouTube video (.001, .002 ...), each video's clips
     # in one split.
@@ -307,7 +355,14 @@ def plan(train=60, val=20, test=20, seed=0):
         for j in range(counts[split]):
             features = rng.uniform(-1.0, 1.0, size=len(FEATURES))
             noise = rng.standard_normal(len(TRAITS))
-            labels = labels_from_features(features, noise)
+            face = None
+            if look == 'face':
+                face = face_rng.uniform(-1.0, 1.0,
+                                        size=len(synth_faces.MOVEMENTS))
+                labels = labels_from_features(
+                    numpy.concatenate([features, face]), noise, FACE_MIXING)
+            else:
+                labels = labels_from_features(features, noise)
             interview = float(numpy.clip(
                 0.5 + 0.8 * (labels.mean() - 0.5)
                 + 0.05 * rng.standard_normal(),
@@ -316,7 +371,7 @@ def plan(train=60, val=20, test=20, seed=0):
                 split=split, name=names[split][j],
                 folder=FOLDER_NAMES[split].format(j // CLIPS_PER_FOLDER + 1),
                 features=features, labels=labels, interview=interview,
-                seed=clip_seeds[i]))
+                seed=clip_seeds[i], face_features=face))
             i += 1
     return clips
 
@@ -333,9 +388,11 @@ def _annotations(clips, split):
 
 
 def _encode_job(job):
-    path, seed_seq, features, seconds, size, fps = job
-    if not os.path.exists(path):
-        write_clip(path, seed_seq, features, seconds, size, fps)
+    path, seed_seq, features, seconds, size, fps, face, openface_path = job
+    if not os.path.exists(path) or (
+            openface_path and not os.path.exists(openface_path)):
+        write_clip(path, seed_seq, features, seconds, size, fps, face,
+                   openface_path)
     return path
 
 
@@ -366,7 +423,7 @@ def check_target(out_dir, force=False):
 
 def make_dataset(out_dir, train=60, val=20, test=20, seconds=15.0,
                  size=(1280, 720), fps=30, seed=0, archives=False, jobs=1,
-                 force=False):
+                 force=False, look='ellipse'):
     """Write a synthetic release in the ChaLearn First Impressions format.
 
     Layout (as the archives extract)::
@@ -377,6 +434,8 @@ def make_dataset(out_dir, train=60, val=20, test=20, seconds=15.0,
         out_dir/validation/validation80_01/...
         out_dir/test/test80_01/...
         out_dir/synth_info.json   (features and labels, for checking)
+        out_dir/openface/<id>.<nnn>.csv   (look='face': the true movement
+                                           intensities, OpenFace format)
 
     With ``archives=True`` the clips and pickles are instead packed as the
     release was downloaded: ``train-1.zip`` holding ``training80_01.zip``
@@ -395,6 +454,9 @@ def make_dataset(out_dir, train=60, val=20, test=20, seconds=15.0,
         archives: write zip archives instead of extracted folders.
         jobs: clips encoded in parallel.
         force: write into a folder that holds other files.
+        look: ``'ellipse'`` (the default) or ``'face'``: a drawn face
+            whose movements stand for action units (:mod:`~deep_impression.
+            data.synth_faces`; labels from :data:`FACE_MIXING`).
 
     Returns:
         list of clip dicts (see :func:`plan`).
@@ -417,16 +479,24 @@ def make_dataset(out_dir, train=60, val=20, test=20, seconds=15.0,
             '--train {} --val {} --test {}: need at least one clip and no '
             'negative count'.format(train, val, test))
     check_target(out_dir, force)
-    clips = plan(train, val, test, seed)
+    clips = plan(train, val, test, seed, look)
     out_dir = os.fspath(out_dir)
+    openface_dir = os.path.join(out_dir, 'openface')
+    if look == 'face':
+        os.makedirs(openface_dir, exist_ok=True)
     media_dir = os.path.join(out_dir, '.media') if archives else out_dir
     jobs_list = []
     for clip in clips:
         folder = os.path.join(media_dir, clip['split'], clip['folder'])
         os.makedirs(folder, exist_ok=True)
         clip['path'] = os.path.join(folder, clip['name'])
+        openface_path = None
+        if look == 'face':
+            openface_path = os.path.join(
+                openface_dir, os.path.splitext(clip['name'])[0] + '.csv')
         jobs_list.append((clip['path'], clip['seed'], clip['features'],
-                          seconds, size, fps))
+                          seconds, size, fps, clip['face_features'],
+                          openface_path))
     bar = progress(total=len(jobs_list), desc='synth', unit='clip')
     if jobs > 1 and len(jobs_list) > 1:
         with multiprocessing.Pool(jobs) as pool:
@@ -453,11 +523,17 @@ def make_dataset(out_dir, train=60, val=20, test=20, seconds=15.0,
     info = [dict(split=c['split'], name=c['name'], folder=c['folder'],
                  features=dict(zip(FEATURES, map(float, c['features']))),
                  labels=dict(zip(TRAITS, map(float, c['labels']))),
-                 interview=c['interview']) for c in clips]
+                 interview=c['interview'],
+                 **({} if c['face_features'] is None else dict(
+                     face_features=dict(zip(synth_faces.MOVEMENTS, map(
+                         float, c['face_features']))))))
+            for c in clips]
     fileio.write_json(os.path.join(out_dir, 'synth_info.json'), dict(
         seed=seed, seconds=seconds, size=[width, height], fps=fps,
-        features=list(FEATURES), traits=list(TRAITS),
-        mixing=MIXING.tolist(), noise=NOISE, clips=info))
+        features=list(FEATURES), traits=list(TRAITS), look=look,
+        mixing=(MIXING if look == 'ellipse' else FACE_MIXING).tolist(),
+        movement_aus=(synth_faces.MOVEMENT_AUS if look == 'face' else None),
+        noise=NOISE, clips=info))
     return clips
 
 

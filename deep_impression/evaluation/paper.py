@@ -61,3 +61,16 @@ TABLE3 = {
 
 #: Epochs of the paper's schedule (§2.2).
 EPOCHS = 900
+
+
+#: Ventura et al. (2017), *Interpreting CNN Models for Apparent Personality
+#: Trait Regression*, Table 1: mean accuracy and per-trait accuracy of the
+#: winners' audiovisual model [23], of DAN+ on whole frames (img) and on
+#: aligned faces (face), test set.
+VENTURA_TABLE1_COLUMNS = ('average', 'openness', 'conscientiousness',
+                          'extraversion', 'agreeableness', 'neuroticism')
+VENTURA_TABLE1 = {
+    '[23]': (0.913, 0.912, 0.917, 0.913, 0.913, 0.910),
+    'img': (0.909, 0.909, 0.911, 0.909, 0.910, 0.905),
+    'face': (0.912, 0.910, 0.914, 0.915, 0.912, 0.907),
+}

@@ -15,6 +15,12 @@ b_t)``, scaled to [0, 1].
 
 Per-frame predictions (used to rank frames) fuse one frame's pooled visual
 features with the whole clip's pooled audio features.
+
+CAM-DAN+ (Ventura et al. 2017, eq. (1)-(2); :mod:`~deep_impression.models.
+dan`) has no audio: ``CAM_t(x, y) = sum_i W_fc[t, i] * unit_i(x, y)`` over
+the 512 units of conv5_3, the mean of the map is trait ``t``'s value
+before the sigmoid less its bias, and the audio map is empty. DAN+ has no
+such map (its FC layer weighs L2-normalised poolings).
 """
 
 import collections
@@ -27,23 +33,13 @@ import numpy
 from deep_impression import inputs, media
 from deep_impression.constants import FPS, SAMPLE_RATE, TRAITS
 from deep_impression.errors import InputError, MediaError
+from deep_impression.interpret import networks
 from deep_impression.interpret.fields import field_centre, receptive_fields
-from deep_impression.models.audiovisual import AUDITORY, CHANNELS
+from deep_impression.interpret.networks import fc_weights  # noqa: F401
+from deep_impression.models.audiovisual import AUDITORY
 
 #: The layer whose units CAM weighs: the last block of each stream.
 CAM_LAYER = 'res5b_relu'
-
-
-def fc_weights(model):
-    """``(W_audio (5, 256), W_visual (5, 256), b (5,))`` float64 NumPy arrays
-    of the fully connected layer (its input is audio features first)."""
-    W = numpy.asarray(chainer.backend.CpuDevice().send(model.fc.W.array),
-                      dtype=numpy.float64)
-    b = model.fc.b
-    b = (numpy.zeros(len(TRAITS)) if b is None else numpy.asarray(
-        chainer.backend.CpuDevice().send(b.array), dtype=numpy.float64))
-    n = CHANNELS[-1]
-    return W[:, :n], W[:, n:], b
 
 
 def _to_cpu(x):
@@ -54,28 +50,27 @@ def visual_maps(model, frames, batch=16):
     """Visual class activation maps and pooled features of frames.
 
     Args:
-        model: an :class:`~deep_impression.AudiovisualNetwork`.
+        model: an :class:`~deep_impression.AudiovisualNetwork` or a
+            :class:`~deep_impression.models.dan.CAMDANPlus`.
         frames: ``(T, H, W, 3)`` uint8 RGB frames (any size >= 32x32).
         batch: frames per forward pass.
 
     Returns:
         ``(cams, features)``: ``cams`` ``(T, 5, h, w)`` float32, one map per
-        trait (TRAITS order) on the ``res5b_relu`` grid (``h, w = 9, 15``
-        for 256x456 frames); ``features`` ``(T, 256)`` float32 pooled visual
-        features (``pool5``).
+        trait (TRAITS order) on the grid of
+        :func:`~deep_impression.interpret.networks.cam_layer`
+        (``res5b_relu``: ``h, w = 9, 15`` for 256x456 frames; conv5_3: 14x14
+        for CAM-DAN+ on 224x224 input); ``features`` ``(T, U)`` float32,
+        the maps averaged over positions (the FC layer's visual input).
     """
     frames = inputs.check_frames(frames)
     _, W_vis, _ = fc_weights(model)
     cams, features = [], []
-    with chainer.using_config('train', False), \
-            chainer.using_config('enable_backprop', False):
-        for start in range(0, len(frames), batch):
-            x = model.device.send(
-                inputs.frames_to_nchw(frames[start:start + batch]))
-            units = _to_cpu(model.vis.extract(x, [CAM_LAYER])[CAM_LAYER]
-                            .array).astype(numpy.float64)
-            cams.append(numpy.einsum('ti,nihw->nthw', W_vis, units))
-            features.append(units.mean(axis=(2, 3)))
+    for start in range(0, len(frames), batch):
+        units = networks.cam_units(
+            model, inputs.frames_to_nchw(frames[start:start + batch]))
+        cams.append(numpy.einsum('ti,nihw->nthw', W_vis, units))
+        features.append(units.mean(axis=(2, 3)))
     return (numpy.concatenate(cams).astype(numpy.float32),
             numpy.concatenate(features).astype(numpy.float32))
 
@@ -100,6 +95,9 @@ def audio_map(model, audio):
     Returns:
         :class:`AudioMap`.
     """
+    if networks.is_visual(model):   # frames only: an empty map
+        return AudioMap(numpy.zeros((len(TRAITS), 0), numpy.float32),
+                        numpy.zeros(0), numpy.zeros(0, numpy.float32))
     audio = inputs.check_audio(audio)
     W_aud, _, _ = fc_weights(model)
     with chainer.using_config('train', False), \

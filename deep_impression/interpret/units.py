@@ -32,14 +32,12 @@ import numpy
 from deep_impression import inputs
 from deep_impression.errors import DeepImpressionError
 from deep_impression.inputs import even_indices
-from deep_impression.interpret.fields import receptive_fields
-from deep_impression.models.audiovisual import VISUAL
+from deep_impression.interpret import networks
 from deep_impression.progress import progress
 
-#: Spatial layers of the visual stream, input to output.
-LAYERS = ('conv1_relu', 'pool1', 'res2a_relu', 'res2b_relu', 'res3a_relu',
-          'res3b_relu', 'res4a_relu', 'res4b_relu', 'res5a_relu',
-          'res5b_relu')
+#: Spatial layers of the audiovisual network's visual stream, input to
+#: output (DAN+ / CAM-DAN+: :data:`deep_impression.models.vgg.LAYERS`).
+LAYERS = networks.RESNET_LAYERS
 
 #: Paper §4.4: the grid of the last layer of VGG-face (conv5_3) on 224x224
 #: faces, used for all layers' histograms and the face-region masks.
@@ -59,14 +57,16 @@ FACE_REGIONS = collections.OrderedDict([
 
 UnitResponses = collections.namedtuple('UnitResponses', [
     'clip_ids', 'frame_indices', 'maxima', 'argmax', 'grids', 'frame_size',
-    'mean_frame'])
+    'mean_frame', 'fields'], defaults=(None,))
 UnitResponses.__doc__ = """Responses of units to sampled frames.
 
 ``clip_ids``, ``frame_indices``: ``(R,)``; ``maxima[layer]`` ``(R, U)``
 float32, each unit's maximum over positions; ``argmax[layer]`` ``(R, U)``
 int, where (flat index into ``grids[layer]``, a ``(h, w)``);
 ``frame_size`` ``(H, W)``; ``mean_frame`` ``(H, W, 3)`` float32, the mean
-of the frames (the average face on a faces-only store).
+of the frames (the average face on a faces-only store); ``fields``
+``{layer: ReceptiveField}`` in frame pixels (None: the audiovisual
+network's).
 """
 
 
@@ -83,7 +83,7 @@ def layer_responses(model, frames, layers, batch=8):
         for start in range(0, len(frames), batch):
             x = model.device.send(
                 inputs.frames_to_nchw(frames[start:start + batch]))
-            picked = model.vis.extract(x, list(layers))
+            picked = networks.extract(model, x, layers)
             for name in layers:
                 a = numpy.asarray(chainer.backend.CpuDevice().send(
                     picked[name].array))
@@ -97,13 +97,12 @@ def layer_responses(model, frames, layers, batch=8):
             for name, (m, i, grid) in out.items()}
 
 
-def unit_responses(model, source, layers=LAYERS, frames_per_clip=10):
+def unit_responses(model, source, layers=None, frames_per_clip=10):
     """:class:`UnitResponses` of frames sampled evenly from each clip of a
-    :mod:`~deep_impression.interpret.sources` source."""
-    unknown = set(layers) - set(LAYERS)
-    if unknown:
-        raise DeepImpressionError('unknown layer(s) {}; choose from {}'.format(
-            ', '.join(sorted(unknown)), ', '.join(LAYERS)))
+    :mod:`~deep_impression.interpret.sources` source (``layers``: default
+    all of :func:`~deep_impression.interpret.networks.spatial_layers`)."""
+    layers = list(layers or networks.spatial_layers(model))
+    networks.check_layers(model, layers)
     clip_ids, indices = [], []
     maxima = {name: [] for name in layers}
     argmax = {name: [] for name in layers}
@@ -133,7 +132,8 @@ def unit_responses(model, source, layers=LAYERS, frames_per_clip=10):
         {n: numpy.concatenate(v) for n, v in maxima.items()},
         {n: numpy.concatenate(v) for n, v in argmax.items()},
         grids, tuple(int(s) for s in frame_size),
-        (total / max(R, 1)).astype(numpy.float32))
+        (total / max(R, 1)).astype(numpy.float32),
+        networks.fields(model, tuple(int(s) for s in frame_size)))
 
 
 def top_frames(maxima, n):
@@ -180,15 +180,29 @@ def pooling_matrix(n, jump, start, length, size=GRID):
                         where=width[None] > 0)
 
 
-def pool_histogram(hist, layer, frame_size, size=GRID):
+def pool_histogram(hist, layer, frame_size, size=GRID, field=None):
     """Pool ``(..., h, w)`` histograms of ``layer`` to ``(..., size, size)``
     cells of a frame of ``frame_size`` ``(H, W)`` (see the module's
-    note)."""
-    field = receptive_fields(VISUAL)[layer]
+    note); ``field``: the layer's receptive field in frame pixels (default:
+    the audiovisual network's)."""
+    if field is None:
+        field = layer_field(None, layer)
     h, w = hist.shape[-2:]
     Py = pooling_matrix(h, field.jump[0], field.start[0], frame_size[0], size)
     Px = pooling_matrix(w, field.jump[1], field.start[1], frame_size[1], size)
     return numpy.einsum('iy,...yx,jx->...ij', Py, hist, Px)
+
+
+def layer_field(responses, layer):
+    """The receptive field of ``layer`` in frame pixels: from
+    ``responses.fields`` when it has them, else the audiovisual
+    network's."""
+    fields = getattr(responses, 'fields', None)
+    if fields:
+        return fields[layer]
+    from deep_impression.interpret.fields import receptive_fields
+    from deep_impression.models.audiovisual import VISUAL
+    return receptive_fields(VISUAL)[layer]
 
 
 def region_masks(regions=FACE_REGIONS, size=GRID):
@@ -229,7 +243,8 @@ def analyse(responses, top=50, regions=FACE_REGIONS):
         t = top_frames(maxima, top)
         hist = location_histograms(responses.argmax[layer], t,
                                    responses.grids[layer])
-        pooled = pool_histogram(hist, layer, responses.frame_size)
+        pooled = pool_histogram(hist, layer, responses.frame_size,
+                                field=layer_field(responses, layer))
         ranking = {name: rank_units(pooled, m) for name, m in masks.items()}
         out['layers'][layer] = {'top': t, 'histograms': hist,
                                 'pooled': pooled,

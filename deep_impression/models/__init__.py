@@ -8,6 +8,11 @@
   per trait (paper §4, "5 x DNN");
 * :mod:`~deep_impression.models.recurrent`: an LSTM head on the challenge
   network's per-second features (paper §4, "DNN + RNN");
+* :mod:`~deep_impression.models.vgg` and :mod:`~deep_impression.models.dan`:
+  DAN+ and CAM-DAN+, the VGG-16 networks that Ventura et al. (2017) study
+  (the challenge winners' visual model and its CAM version), with
+  :mod:`~deep_impression.models.backbones` loading VGG-Face or ImageNet
+  VGG-16 into them;
 * :mod:`~deep_impression.models.weights`: loading, checking and saving
   weights in the release's format (:func:`~.weights.load` by name).
 
@@ -17,7 +22,11 @@ commands and :func:`get_architecture` take these names.
 
 
 #: The names of :data:`ARCHITECTURES` (known without importing Chainer).
-ARCHITECTURE_NAMES = ('challenge', 'per-trait', 'rnn')
+ARCHITECTURE_NAMES = ('challenge', 'per-trait', 'rnn', 'dan-plus',
+                      'cam-dan-plus')
+
+#: The architectures that see frames only (Ventura et al. 2017).
+VISUAL_ARCHITECTURES = ('dan-plus', 'cam-dan-plus')
 
 
 def __getattr__(name):
@@ -31,11 +40,13 @@ def __getattr__(name):
     from deep_impression.models.audiovisual import AudiovisualNetwork
     from deep_impression.models.per_trait import PerTraitEnsemble
     from deep_impression.models.recurrent import RecurrentHead
+    from deep_impression.models.dan import CAMDANPlus, DANPlus
     # Architectures by name: a callable returning a fresh, randomly
     # initialised network ('rnn': the head alone; its input comes from a
     # trained challenge network).
     globals().setdefault('ARCHITECTURES', dict(zip(ARCHITECTURE_NAMES, (
-        AudiovisualNetwork, PerTraitEnsemble, RecurrentHead))))
+        AudiovisualNetwork, PerTraitEnsemble, RecurrentHead, DANPlus,
+        CAMDANPlus))))
     globals()['AudiovisualNetwork'] = AudiovisualNetwork
     return globals()[name]
 

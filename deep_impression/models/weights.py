@@ -263,7 +263,9 @@ def load(name='challenge', path=None, device=None, base=None):
             ``'per-trait'`` (``path``: a directory with ``<trait>/model``
             for each trait, each a release-format file with one output) or
             ``'rnn'`` (``path``: a directory with the head's ``model`` and
-            its ``config.json``).
+            its ``config.json``), ``'dan-plus'`` or ``'cam-dan-plus'``
+            (``path``: the ``model`` file of a run that trained one; its
+            channel width is read from the file).
         base: for ``'rnn'``, the challenge network's weight file (default:
             the one the head was trained on).
     """
@@ -275,4 +277,45 @@ def load(name='challenge', path=None, device=None, base=None):
     if name == 'rnn':
         from deep_impression.models.recurrent import load_recurrent
         return load_recurrent(path, base=base, device=device)
+    from deep_impression.models import VISUAL_ARCHITECTURES
+    if name in VISUAL_ARCHITECTURES:
+        return load_visual(name, path, device=device)
     return load_model(path, device=device)
+
+
+def backbone_width(path):
+    """The channel divisor of a DAN+ or CAM-DAN+ weight file: 64 over
+    the output channels of its ``vgg/conv1_1/W``.
+
+    Raises:
+        WeightsError: not such a file.
+    """
+    key = 'vgg/conv1_1/W'
+    try:
+        with numpy.load(path, allow_pickle=False) as npz:
+            out = npz[key].shape[0]
+    except KeyError:
+        raise WeightsError('{}: no key {} (not a DAN+ or CAM-DAN+ weight '
+                           'file)'.format(path, key)) from None
+    except Exception as e:  # missing, not an npz, truncated
+        raise WeightsError('{}: unreadable weight file ({})'.format(
+            path, e)) from None
+    if out < 1 or 64 % out:
+        raise WeightsError('{}: {} has {} output channels; VGG-16 has 64 '
+                           '(or 64 / width)'.format(path, key, out))
+    return 64 // out
+
+
+def load_visual(name, path, device=None):
+    """A trained DAN+ (``'dan-plus'``) or CAM-DAN+ (``'cam-dan-plus'``)
+    in test mode, with its weights, mean colour and width from ``path``."""
+    from deep_impression.models import get_architecture
+    path = os.fspath(path) if path is not None else default_weights_path()
+    if device is not None:
+        get_device(device)
+    if not os.path.isfile(path):
+        raise WeightsError('{}: no such weight file'.format(path))
+    model = get_architecture(name)(width=backbone_width(path))
+    load_weights(model, path)
+    model.weights_file = path
+    return to_device(model, device)

@@ -319,13 +319,40 @@ def run_trainer(trainer, resume_run, comm=None):
     return resumed_from
 
 
+def visual_network(name, width, input_size, backbone, data_dir,
+                   frames_per_clip):
+    """A fresh DAN+ or CAM-DAN+ for training and its loss link: the
+    backbone from ``backbone`` when given, the mean colour from (at most
+    10 evenly spaced) training frames of each training clip, as the winners
+    subtract their training set's average image."""
+    from deep_impression.data.store import ClipStore
+    from deep_impression.inputs import even_indices
+    from deep_impression.models import dan, get_architecture
+    from deep_impression.models.backbones import load_backbone
+    from deep_impression.training.updater import DistanceRegressor
+    kwargs = dict(width=width)
+    if input_size is not None:
+        kwargs['input_size'] = input_size
+    network = get_architecture(name)(**kwargs)
+    if backbone:
+        load_backbone(network, backbone)
+    store = ClipStore(data_dir)
+    ids = store.clip_ids('train')
+    dan.set_mean(network, (
+        store.frames(i, even_indices(store.num_frames(i),
+                                     frames_per_clip or 10))
+        for i in ids))
+    return network, DistanceRegressor(network)
+
+
 @one_run_per_dir
 def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
           resume_run=False, seed=0, audio_crop=AUDIO_CROP,
           frame_crop=FRAME_CROP, validation_max_frames=None,
           alpha=ADAM['alpha'], loaders=2, snapshot_every=10,
           validate=True, progress_bar=None, extend=None, communicator=None,
-          experiment=None):
+          experiment=None, model='challenge', width=1, frames_per_clip=None,
+          input_size=None, backbone=None):
     """Train the network on a clip store; what ``deep-impression train`` runs.
 
     Writes into ``out``: ``config.json``, snapshots, ``log``,
@@ -350,6 +377,18 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
         experiment: the experiment's whole configuration
             (:func:`~deep_impression.training.config.load_config`),
             recorded in ``config.json`` as ``experiment``.
+        model: ``'challenge'`` (the audiovisual network), or
+            ``'dan-plus'`` / ``'cam-dan-plus'`` (Ventura et al. 2017,
+            :mod:`~deep_impression.models.dan`): frames only, the winners'
+            Euclidean loss (:class:`~.updater.DistanceRegressor`), the mean
+            colour set from the training frames, and these settings:
+        width: the backbone's channel divisor (1: VGG-16).
+        frames_per_clip: draw training frames among this many evenly
+            spaced frames per clip (Ventura et al. §4.1: 10; None: all).
+        input_size: the side frames are resized to (None: the model's
+            224).
+        backbone: a pretrained VGG-16 (``.caffemodel`` or npz, see
+            :func:`~deep_impression.models.backbones.load_backbone`).
         (others: see :func:`make_trainer` and :func:`run_config`.)
 
     Returns:
@@ -376,6 +415,12 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
                         snapshot_every)
     size = ClipStore(data_dir).frame_size
     config['frame_size'] = None if size is None else [int(v) for v in size]
+    if model != 'challenge':
+        # Recorded only for the visual models: runs of the challenge
+        # network made before they existed still resume.
+        config.update(model=model, width=int(width),
+                      frames_per_clip=frames_per_clip, input_size=input_size,
+                      backbone=backbone)
     if experiment is not None:
         config['experiment'] = experiment
     if comm is not None:
@@ -385,7 +430,8 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
     # Each rank draws its own crops (rank_seed), from its own generator.
     train_data = datasets.training_dataset(
         data_dir, 'train', audio_crop=audio_crop, frame_crop=frame_crop,
-        seed=distributed.rank_seed(seed, comm))
+        seed=distributed.rank_seed(seed, comm),
+        frames_per_clip=frames_per_clip)
     if len(train_data) == 0:
         raise DeepImpressionError('{}: no training clips in the store'.format(
             data_dir))
@@ -403,19 +449,24 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
     # global generator), the order of examples and, with the epoch and the
     # example, each crop (datasets.example_generator).
     numpy.random.seed(seed)
-    model = AudiovisualNetwork()
+    loss = None
+    if model == 'challenge':
+        network, note = AudiovisualNetwork(), deviations(config)
+    else:
+        network, loss = visual_network(model, width, input_size, backbone,
+                                       data_dir, frames_per_clip)
+        note = None
     trainer = make_trainer(
-        model, train_data, out, epochs=epochs, batch_size=batch_size,
+        network, train_data, out, epochs=epochs, batch_size=batch_size,
         device=device, seed=seed, validation=validation, loaders=loaders,
         snapshot_every=snapshot_every, alpha=alpha,
-        progress_bar=progress_bar, note=deviations(config),
-        communicator=comm)
-    model = trainer.updater.get_optimizer('main').target.predictor
+        progress_bar=progress_bar, note=note, communicator=comm, loss=loss)
+    network = trainer.updater.get_optimizer('main').target.predictor
     if extend is not None:
         extend(trainer)
     resumed_from = run_trainer(trainer, resume_run, comm)
     model_path = os.path.join(out, MODEL_FILE)
     if rank0:
-        weights.save_weights(model, model_path)
+        weights.save_weights(network, model_path)
     table1 = dict(trainer.get_extension('thirds').results)
     return dict(model=model_path, table1=table1, resumed_from=resumed_from)

@@ -38,6 +38,22 @@ class Regressor(chainer.Chain):
         return loss
 
 
+class DistanceRegressor(Regressor):
+    """The loss of DAN+ (Zhang et al. 2016; their MatConvNet ``pdist``
+    loss): the Euclidean distance between an example's five predictions
+    and its five labels, averaged over the batch. Reports ``loss`` and
+    ``accuracy`` (1 - mean absolute error, as :class:`Regressor`)."""
+
+    def forward(self, audio, frames, labels):
+        predictions = self.predictor(audio, frames)
+        d = predictions - labels
+        # The small constant keeps the gradient finite at a perfect fit.
+        loss = F.mean(F.sqrt(F.sum(d * d, axis=1) + 1e-12))
+        chainer.report({'loss': loss, 'accuracy': 1 - F.mean_absolute_error(
+            predictions, labels)}, self)
+        return loss
+
+
 class Updater(training.updaters.StandardUpdater):
     """A ``StandardUpdater`` that refuses a non-finite loss.
 

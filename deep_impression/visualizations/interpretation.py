@@ -91,6 +91,12 @@ def draw_audio_map(ax, audio_map, seconds):
     """The auditory activation map (a row per trait, each on its own
     colour scale, as the frame overlays) over ``[0, seconds]``."""
     times = audio_map.times
+    if not len(times):   # CAM-DAN+: a network of frames only
+        ax.text(0.5, 0.5, 'no auditory stream (the network sees frames '
+                'only)', ha='center', va='center', fontsize=7,
+                transform=ax.transAxes)
+        ax.set_yticks([])
+        return
     half = (times[1] - times[0]) / 2 if len(times) > 1 else 0.5
     cam = audio_map.cam.astype(numpy.float64)
     lo, hi = cam.min(axis=1, keepdims=True), cam.max(axis=1, keepdims=True)
@@ -215,12 +221,12 @@ REGION_COLOURS = {'eyebrows': 'orange', 'eyes': 'tab:blue', 'nose': 'red',
                   'mouth': 'purple'}
 
 
-def _unit_frame(ax, frame, layer, flat, grid, title=None):
+def _unit_frame(ax, frame, layer, flat, grid, title=None, responses=None):
     """A frame with a unit's receptive field (dashed, clipped; outside
     darkened) and its grid cell (solid) marked at position ``flat``."""
-    from deep_impression.interpret.fields import field_box, receptive_fields
-    from deep_impression.models.audiovisual import VISUAL
-    field = receptive_fields(VISUAL)[layer]
+    from deep_impression.interpret.fields import field_box
+    from deep_impression.interpret.units import layer_field
+    field = layer_field(responses, layer)
     H, W = frame.shape[:2]
     y, x = divmod(int(flat), grid[1])
     x0, y0, x1, y1 = field_box(field, y, x, H, W)
@@ -263,7 +269,8 @@ def unit_frames_figure(source, responses, analysis, layer, units, path,
             ax = fig.add_subplot(grid[row, col])
             _unit_frame(ax, frame, layer, responses.argmax[layer][r, u],
                         responses.grids[layer],
-                        '{:.2g}'.format(responses.maxima[layer][r, u]))
+                        '{:.2g}'.format(responses.maxima[layer][r, u]),
+                        responses)
             if col == 0:
                 ax.set_ylabel('unit {}'.format(u), fontsize=7)
     fig.suptitle('{}: top frames per unit (response above; red: the unit\'s '
@@ -331,7 +338,8 @@ def face_regions_figure(source, responses, analysis, layer, path, n_units=5):
             ax = fig.add_subplot(grid[row, col + 1])
             _unit_frame(ax, frame, layer, responses.argmax[layer][r, u],
                         responses.grids[layer],
-                        "{} unit {}: N'={:.0f}".format(name, u, counts[col]))
+                        "{} unit {}: N'={:.0f}".format(name, u, counts[col]),
+                        responses)
     fig.suptitle('{}: best units per face region (of their top {} frames, '
                  "N' have their maximum in the region)".format(
                      layer, analysis['top']), fontsize=8)
