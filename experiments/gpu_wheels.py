@@ -157,11 +157,35 @@ def size_report(files, tree, limit=LIMIT_BYTES):
     return lines, ok
 
 
+def write_report(path, files, tree, ok):
+    """The wheels and their sizes as JSON (``command``, ``commit``,
+    ``machine``, ``wheels``, totals in MiB)."""
+    import platform
+    sys.path.insert(0, ROOT)
+    from deep_impression import fileio
+    commit = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=ROOT,
+                            stdout=subprocess.PIPE, timeout=60).stdout
+    wheels = {os.path.basename(f): round(os.path.getsize(f) / MIB, 3)
+              for f in sorted(files)}
+    fileio.write_json(path, {
+        'command': ' '.join(['python'] + sys.argv),
+        'commit': commit.decode().strip(),
+        'machine': '{}, Python {} (the wheels: CPython {} manylinux '
+                   'x86_64)'.format(platform.machine(),
+                                    platform.python_version(),
+                                    PYTHON_VERSION),
+        'wheels_mib': wheels, 'total_mib': round(sum(wheels.values()), 2),
+        'tree_mib': round(tree / MIB, 2), 'limit_mib': LIMIT_BYTES / MIB,
+        'within_limit': ok})
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--dest', default=os.path.join(ROOT, '.whl'))
     p.add_argument('--mpi', action='store_true',
                    help='also the mpich wheel (mpiexec) for the 2-rank tests')
+    p.add_argument('--json', default=None, metavar='FILE',
+                   help='also write the list and sizes as JSON')
     p.add_argument('--list', action='store_true',
                    help='print the pinned list and the commands only')
     args = p.parse_args(argv)
@@ -188,8 +212,11 @@ def main(argv=None):
     files = glob.glob(os.path.join(args.dest, '*.whl'))
     missing = [n for n, v in wanted
                if (_canonical(n), v) not in {wheel_key(f) for f in files}]
-    lines, ok = size_report(files, tree_bytes())
+    tree = tree_bytes()
+    lines, ok = size_report(files, tree)
     print('\n'.join(lines))
+    if args.json:
+        write_report(args.json, files, tree, ok)
     if missing:
         print('gpu_wheels: no wheel for {}'.format(', '.join(missing)),
               file=sys.stderr)
