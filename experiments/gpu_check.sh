@@ -93,11 +93,12 @@ fi
 tests_status=$?
 tail -n 40 "$out/test-gpu.log"
 counts=$(grep -E '^=*.*(passed|failed|skipped|error).* in [0-9.]+s' \
-    "$out/test-gpu.log" | tail -n 1 | tr -d '=')
+    "$out/test-gpu.log" | tail -n 1 | tr -d '=' | sed 's/^ *//; s/ *$//')
+counts=${counts:-no summary line}
 case $tests_status in
-    0) say "make test-gpu passed:${counts:- (no summary line)}" ;;
-    124|137) say "make test-gpu TIMED OUT after $test_budget s:${counts}" ;;
-    *) say "make test-gpu FAILED (exit $tests_status):${counts}" ;;
+    0) say "make test-gpu passed ($counts)" ;;
+    124|137) say "make test-gpu TIMED OUT after $test_budget s ($counts)" ;;
+    *) say "make test-gpu FAILED (exit $tests_status; $counts)" ;;
 esac
 
 # 4. The benchmark, in what time is left.
