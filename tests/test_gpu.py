@@ -1,6 +1,7 @@
-"""The commands end to end on a GPU (``@cupy:0``), each checked against the
-same work on the CPU: ``train`` (and a SIGKILL then ``--resume``),
-``evaluate`` and ``predict`` (against the CPU), ``explain`` and a short ``reproduce``.
+"""The commands end to end on a GPU (``@cupy:0``): ``train`` (and a SIGKILL
+then ``--resume`` against an uninterrupted run), ``evaluate`` and
+``predict`` against the same work on the CPU, ``explain`` and a short
+``reproduce``.
 
 Marked ``gpu``: run only by ``make test-gpu`` (which sets
 ``DEEP_IMPRESSION_TEST_DEVICE=@cupy:0``) and skipped without a GPU, with
@@ -174,7 +175,7 @@ def test_short_reproduce_on_the_gpu(tmp_path):
     post-challenge models of one epoch): it names the GPU first and runs
     every stage to its results."""
     out = str(tmp_path / 'reproduce')
-    settings = ['synth.train=16', 'synth.val=8', 'synth.test=8',
+    settings = ['synth.train=8', 'synth.val=4', 'synth.test=4',
                 'train.epochs=3', 'train.snapshot_every=3',
                 'per_trait.epochs=1', 'rnn.epochs=1', 'rnn.snapshot_every=1']
     cmd = [sys.executable, os.path.join(ROOT, 'experiments', 'reproduce.py'),
