@@ -14,15 +14,15 @@
 # sizes on the CPU, so the script itself is checked anywhere.
 #
 # Environment: PYTHON (default python3), GPU_CHECK_SECONDS (the whole
-# budget, default 450), GPU_CHECK_TEST_SECONDS (make test-gpu's share,
-# default 280).
+# budget, default 465), GPU_CHECK_TEST_SECONDS (make test-gpu's share,
+# default 300).
 set -u
 cd "$(dirname "$0")/.."
 
 out=${1:-${OUT:-runs/gpu_check}}
 python=${PYTHON:-python3}
-budget=${GPU_CHECK_SECONDS:-450}
-test_budget=${GPU_CHECK_TEST_SECONDS:-280}
+budget=${GPU_CHECK_SECONDS:-465}
+test_budget=${GPU_CHECK_TEST_SECONDS:-300}
 start=$(date +%s)
 mkdir -p "$out"
 summary="$out/summary.txt"
