@@ -19,7 +19,15 @@ MPI    ?= 1
 comma  := ,
 EXTRAS := test$(if $(MPI),$(comma)mpi,)
 
-.PHONY: install test test-paper docs reproduce reproduce-ventura clean
+# make test-gpu: the device tests (tests/devices.py) and the end-to-end GPU
+# tests (tests/test_gpu.py) on @cupy:0 only; without a GPU each is skipped
+# with the reason. SYSTEM_PYTHON=1 runs them with $(PYTHON) as it is (the
+# caller sets PYTHONPATH: experiments/gpu_check.sh on a bare GPU machine
+# given wheels) instead of installing .venv.
+SYSTEM_PYTHON ?=
+TEST_PYTHON = $(if $(SYSTEM_PYTHON),$(PYTHON),$(BIN)/python)
+
+.PHONY: install test test-paper test-gpu docs reproduce reproduce-ventura clean
 
 install: $(STAMP)
 
@@ -43,6 +51,9 @@ docs: install
 
 test-paper: install
 	$(BIN)/python -m pytest tests -m paper_scale $(PYTEST_ARGS)
+
+test-gpu: $(if $(SYSTEM_PYTHON),,install)
+	DEEP_IMPRESSION_TEST_DEVICE=@cupy:0 $(TEST_PYTHON) -m pytest tests -m 'device or gpu' --continue-on-collection-errors $(PYTEST_ARGS)
 
 # Synthetic data, preprocessing, the three-phase training (shortened, see
 # experiments/configs/quick.json), evaluation and Tables 1 and 2; with

@@ -39,6 +39,7 @@ COMMANDS = (
     'face_overlap',
     'units',
     'action_units',
+    'info',
 )
 
 

@@ -229,6 +229,7 @@ def main(argv=None):
     from deep_impression.evaluation import reports
     from deep_impression.errors import DeepImpressionError
     from deep_impression.models.weights import load_model
+    from deep_impression.runtime import device_line
 
     config_path = args.config or os.path.join(
         CONFIGS, 'paper.json' if args.data else 'quick.json')
@@ -237,6 +238,7 @@ def main(argv=None):
     timings = {}
     suffix = '' if args.seed is None else '_seed{}'.format(args.seed)
 
+    print(device_line(args.device, 'reproduce'), flush=True)
     try:
         config = training.load_config(config_path, args.set, seed=args.seed)
         os.makedirs(out, exist_ok=True)

@@ -1,8 +1,9 @@
 """What each rank runs in tests/test_distributed.py (under ``mpiexec``).
 
-``python tests/mpi_worker.py update OUT.npz``: one update of the paper's
-trainer with the global batch of :func:`examples` (in float64, see
-:func:`one_update`); rank 0 saves the network's arrays.
+``python tests/mpi_worker.py update OUT.npz [DEVICE]``: one update of the
+paper's trainer with the global batch of :func:`examples` (in float64, see
+:func:`one_update`) on DEVICE (default ``@numpy``); rank 0 saves the
+network's arrays.
 
 ``python tests/mpi_worker.py fail raise|kill RUN_DIR``: trains on
 :func:`examples` until rank 1 fails at iteration 2 (an exception, or
@@ -33,16 +34,16 @@ def examples(n=BATCH, seed=5, dtype=numpy.float32):
     return TupleDataset(audio, frames, labels)
 
 
-def trainer(out, comm=None, seed=0):
+def trainer(out, comm=None, seed=0, device='@numpy'):
     """The paper's trainer on :func:`examples`, one process or a rank
-    (in ``chainer.config.dtype``)."""
+    (in ``chainer.config.dtype``), on ``device``."""
     import chainer
     from deep_impression.models.audiovisual import AudiovisualNetwork
     from deep_impression.training import make_trainer
     numpy.random.seed(seed)
     data = examples(dtype=chainer.config.dtype)
     return make_trainer(AudiovisualNetwork(), data, out, epochs=3,
-                        batch_size=BATCH, device='@numpy', seed=seed,
+                        batch_size=BATCH, device=device, seed=seed,
                         loaders=0, progress_bar=False, communicator=comm)
 
 
@@ -50,7 +51,7 @@ def network(trainer):
     return trainer.updater.get_optimizer('main').target.predictor
 
 
-def one_update(out, comm=None):
+def one_update(out, comm=None, device='@numpy'):
     """The network's arrays after one update (``saved_arrays``), in
     float64.
 
@@ -64,15 +65,15 @@ def one_update(out, comm=None):
     import chainer
     from deep_impression.models.weights import saved_arrays
     with chainer.using_config('dtype', numpy.float64):
-        t = trainer(out, comm)
+        t = trainer(out, comm, device=device)
         t.updater.update()
     return {k: numpy.array(v) for k, v in saved_arrays(network(t)).items()}
 
 
-def _update(path):
+def _update(path, device='@numpy'):
     from deep_impression.training import distributed
     comm = distributed.create_communicator('naive')
-    arrays = one_update(os.path.dirname(path), comm)
+    arrays = one_update(os.path.dirname(path), comm, device)
     if comm.rank == 0:
         numpy.savez(path, **arrays)
 
@@ -99,6 +100,6 @@ def _fail(mode, out):
 
 if __name__ == '__main__':
     if sys.argv[1] == 'update':
-        _update(sys.argv[2])
+        _update(*sys.argv[2:4])
     else:
         _fail(sys.argv[2], sys.argv[3])

@@ -19,6 +19,7 @@ from deep_impression.models.weights import save_weights
 
 sys.path.insert(0, os.path.dirname(__file__))
 from clips import make_clip  # noqa: E402
+from devices import every_device, on_device  # noqa: E402
 
 
 @pytest.fixture(scope='module')
@@ -50,8 +51,11 @@ def frames():
     return rng.randint(0, 256, (3, 64, 96, 3)).astype(numpy.uint8)
 
 
-def test_visual_map_mean_is_visual_part_of_pre_tanh_value(net, frames):
-    cams, features = cam_module.visual_maps(net, frames, batch=2)
+@every_device
+def test_visual_map_mean_is_visual_part_of_pre_tanh_value(net, frames,
+                                                          device):
+    cams, features = cam_module.visual_maps(on_device(net, device), frames,
+                                            batch=2)
     assert cams.shape == (3, 5, 3, 4)  # cover_all pool1: 64x96 -> 3x4
     # Independently: pooled features from the plain forward pass and the FC
     # weights read from the link, in float64 NumPy.
@@ -70,11 +74,13 @@ def test_visual_map_mean_is_visual_part_of_pre_tanh_value(net, frames):
                                   atol=1e-6 * abs(pool5).max(), rtol=0)
 
 
-def test_maps_add_up_to_the_prediction(net, frames):
+@every_device
+def test_maps_add_up_to_the_prediction(net, frames, device):
     audio = numpy.sin(numpy.arange(20000) / 7.0).astype(numpy.float32) * 0.3
-    amap = cam_module.audio_map(net, audio)
-    cams, _ = cam_module.visual_maps(net, frames)
-    traits = net.predict(audio, frames)
+    moved = on_device(net, device)
+    amap = cam_module.audio_map(moved, audio)
+    cams, _ = cam_module.visual_maps(moved, frames)
+    traits = moved.predict(audio, frames)
     b = net.fc.b.array.astype(numpy.float64)
     pre_tanh = (amap.cam.mean(axis=1) + cams.mean(axis=(2, 3)).mean(axis=0)
                 + b)
@@ -85,10 +91,13 @@ def test_maps_add_up_to_the_prediction(net, frames):
     assert numpy.allclose(numpy.diff(amap.times), 1024 / 16000)
 
 
-def test_frame_predictions_fuse_one_frame_with_clip_audio(net, frames):
+@every_device
+def test_frame_predictions_fuse_one_frame_with_clip_audio(net, frames,
+                                                          device):
     a = numpy.random.RandomState(2).rand(256).astype(numpy.float32)
-    _, v = cam_module.visual_maps(net, frames)
-    got = cam_module.frame_predictions(net, a, v)
+    moved = on_device(net, device)
+    _, v = cam_module.visual_maps(moved, frames)
+    got = cam_module.frame_predictions(moved, a, v)
     W = net.fc.W.array.astype(numpy.float64)
     b = net.fc.b.array.astype(numpy.float64)
     expected = (numpy.tanh(a @ W[:, :256].T + v @ W[:, 256:].T + b) + 1) / 2

@@ -27,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, 'mpi_worker.py')
 sys.path.insert(0, HERE)
 import mpi_worker  # noqa: E402
+from devices import every_device  # noqa: E402
 from processes import kill_when, run_bounded, snapshot_path  # noqa: E402
 
 #: Bounds every run: a hung rank fails the test instead of the CI.
@@ -82,14 +83,15 @@ def _error_lines(err):
             if line.startswith('deep-impression: error:')]
 
 
-def test_two_ranks_make_the_update_of_one_process(tmp_path):
+@every_device
+def test_two_ranks_make_the_update_of_one_process(tmp_path, device):
     # Two ranks with 16 examples each against one process with all 32:
     # batch normalisation over the global batch, gradients averaged.
     path = str(tmp_path / 'two_ranks.npz')
-    code, err = _run(2, [WORKER, 'update', path])
+    code, err = _run(2, [WORKER, 'update', path, device])
     assert code == 0, err
     two = _weights(path)
-    one = mpi_worker.one_update(str(tmp_path / 'one'))
+    one = mpi_worker.one_update(str(tmp_path / 'one'), device=device)
     with chainer.using_config('dtype', numpy.float64):
         initial = mpi_worker.network(
             mpi_worker.trainer(str(tmp_path / 'init')))

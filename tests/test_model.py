@@ -12,6 +12,7 @@ from deep_impression.models.audiovisual import (AudiovisualNetwork,
                                                 count_parameters)
 
 import reference
+from devices import every_device, on_device, to_cpu
 
 
 @pytest.fixture(scope='module')
@@ -101,30 +102,37 @@ def test_he_normal_initialisation():
     assert abs(W.mean()) < 1e-3
 
 
-def test_predict_equals_independent_numpy_reference(release_file, net):
+@every_device
+def test_predict_equals_independent_numpy_reference(release_file, net,
+                                                    device):
     _, params = release_file
     rng = numpy.random.RandomState(0)
     audio = rng.uniform(-0.8, 0.8, 5000).astype(numpy.float32)
     frames = rng.randint(0, 256, (3, 64, 96, 3)).astype(numpy.uint8)
-    got = net.predict(audio, frames)
+    got = on_device(net, device).predict(audio, frames)
     want = reference.predict(params, audio, frames)
     assert got.shape == (5,) and got.dtype == numpy.float32
     numpy.testing.assert_allclose(got, want, atol=1e-5)
     assert numpy.ptp(want) > 0.05  # not saturated: the check has teeth
 
 
-def test_predict_equals_reference_on_release_frame_size(release_file, net):
+@every_device
+def test_predict_equals_reference_on_release_frame_size(release_file, net,
+                                                        device):
     # 256x456 is where cover_all pooling changes the geometry.
     _, params = release_file
     rng = numpy.random.RandomState(1)
     audio = rng.uniform(-0.8, 0.8, 16000).astype(numpy.float32)
     frames = rng.randint(0, 256, (1, 256, 456, 3)).astype(numpy.uint8)
+    net = on_device(net, device)
     numpy.testing.assert_allclose(net.predict(audio, frames),
                                   reference.predict(params, audio, frames),
                                   atol=1e-5)
 
 
-def test_streamed_chunks_equal_one_pass(net):
+@every_device
+def test_streamed_chunks_equal_one_pass(net, device):
+    net = on_device(net, device)
     rng = numpy.random.RandomState(2)
     audio = rng.uniform(-1, 1, 4000).astype(numpy.float32)
     frames = rng.randint(0, 256, (7, 48, 64, 3)).astype(numpy.uint8)
@@ -163,19 +171,21 @@ def test_predict_rejects_bad_arrays(net, audio, frames, message):
         net.predict(audio, frames)
 
 
-def test_one_training_step_lowers_error_and_moves_both_streams():
+@every_device
+def test_one_training_step_lowers_error_and_moves_both_streams(device):
     numpy.random.seed(0)
-    net = AudiovisualNetwork()
+    net = on_device(AudiovisualNetwork(), device)
     rng = numpy.random.RandomState(0)
-    audio = rng.uniform(-0.5, 0.5, (4, 1, 1, 4096)).astype('f')
-    frames = rng.uniform(0, 255, (4, 3, 64, 64)).astype('f')
-    target = rng.uniform(0.2, 0.8, (4, 5)).astype('f')
+    audio, frames, target = (net.device.send(a) for a in (
+        rng.uniform(-0.5, 0.5, (4, 1, 1, 4096)).astype('f'),
+        rng.uniform(0, 255, (4, 3, 64, 64)).astype('f'),
+        rng.uniform(0.2, 0.8, (4, 5)).astype('f')))
     # Adam's first step moves every one of the 5.6M parameters by about
     # alpha at once; a small alpha keeps the step inside the region where
     # the gradient's first-order promise (lower loss) holds.
     optimizer = chainer.optimizers.Adam(alpha=5e-6, beta1=0.5)
     optimizer.setup(net)
-    before = {k: p.array.copy() for k, p in net.namedparams()}
+    before = {k: to_cpu(p.array).copy() for k, p in net.namedparams()}
 
     def loss():
         return F.mean_absolute_error(net(audio, frames), target)
@@ -189,8 +199,8 @@ def test_one_training_step_lowers_error_and_moves_both_streams():
     for stream in ('/aud/conv1_relu/conv/W', '/vis/conv1_relu/conv/W',
                    '/aud/res5b_relu/res_branch2b/W',
                    '/vis/res5b_relu/res_branch2b/W', '/fc/W'):
-        assert not numpy.array_equal(before[stream],
-                                     dict(net.namedparams())[stream].array)
+        assert not numpy.array_equal(
+            before[stream], to_cpu(dict(net.namedparams())[stream].array))
 
 
 def test_frame_batch_changes_memory_not_results(net):

@@ -20,6 +20,8 @@ from deep_impression.models.recurrent import RecurrentHead, step_bounds
 from deep_impression.models.weights import save_weights
 from deep_impression.training import bptt
 
+from devices import every_device, on_device, to_cpu
+
 
 def _sigmoid(x):
     return 1 / (1 + numpy.exp(-x))
@@ -36,18 +38,20 @@ def _numpy_lstm(x, h, c, W_x, b, W_h):
     return _sigmoid(o) * numpy.tanh(c), c
 
 
-def test_lstm_steps_match_an_independent_numpy_lstm():
+@every_device
+def test_lstm_steps_match_an_independent_numpy_lstm(device):
     rng = numpy.random.RandomState(0)
     head = RecurrentHead(hidden=8)
     for _, p in head.namedparams():
         p.array[...] = rng.normal(0, 0.2, p.shape)
+    moved = on_device(head, device)
     xs = rng.normal(0, 1, (4, 3, 512)).astype(numpy.float32)
     h = [numpy.zeros((3, 8)), numpy.zeros((3, 8))]
     c = [numpy.zeros((3, 8)), numpy.zeros((3, 8))]
     layers = [head.lstm1, head.lstm2]
     with chainer.using_config('train', False):
         for t in range(4):
-            y = head(xs[t]).array
+            y = to_cpu(moved(moved.device.send(xs[t])))
             inp = xs[t].astype(numpy.float64)
             for k, lstm in enumerate(layers):
                 h[k], c[k] = _numpy_lstm(inp, h[k], c[k], lstm.upward.W.array,
@@ -93,7 +97,8 @@ def _clip(seconds=1.0, size=48):
     return audio, frames
 
 
-def test_per_trait_outputs_are_assembled_in_traits_order():
+@every_device
+def test_per_trait_outputs_are_assembled_in_traits_order(device):
     numpy.random.seed(0)
     networks = [trait_network() for _ in TRAITS]
     for k, net in enumerate(networks):
@@ -101,7 +106,7 @@ def test_per_trait_outputs_are_assembled_in_traits_order():
         net.fc.W.array *= 1e-3
         net.fc.b.array[...] = 0.2 * k - 0.4
     audio, frames = _clip()
-    ensemble = PerTraitEnsemble(networks)
+    ensemble = on_device(PerTraitEnsemble(networks), device)
     together = ensemble.predict(audio, frames)
     alone = [float(net.predict(audio, frames)[0]) for net in networks]
     assert together.shape == (len(TRAITS),)
@@ -109,7 +114,8 @@ def test_per_trait_outputs_are_assembled_in_traits_order():
     assert len(set(numpy.round(alone, 4))) == len(TRAITS)
 
 
-def test_a_trait_network_starts_as_the_challenge_networks_trait():
+@every_device
+def test_a_trait_network_starts_as_the_challenge_networks_trait(device):
     numpy.random.seed(1)
     challenge = AudiovisualNetwork()
     challenge.fc.W.array *= 1e-3    # unsaturated outputs
@@ -117,7 +123,7 @@ def test_a_trait_network_starts_as_the_challenge_networks_trait():
     audio, frames = _clip()
     expected = challenge.predict(audio, frames)
     for k, trait in enumerate(TRAITS):
-        net = trait_network_from(challenge, trait)
+        net = on_device(trait_network_from(challenge, trait), device)
         numpy.testing.assert_allclose(net.predict(audio, frames),
                                       expected[k:k + 1], rtol=1e-5)
 

@@ -14,6 +14,8 @@ from deep_impression import training
 from deep_impression.constants import TRAITS
 from deep_impression.models.audiovisual import AudiovisualNetwork
 
+from devices import every_device
+
 # Tiny crops keep a CPU step well under a second.
 AUDIO, CROP = 1024, 32
 
@@ -208,7 +210,8 @@ QUICK_CONFIG = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), 'experiments', 'configs', 'quick.json')
 
 
-def test_training_beats_the_constant_predictor(tmp_path):
+@every_device
+def test_training_beats_the_constant_predictor(tmp_path, device):
     from deep_impression import evaluation
     from deep_impression.data.preprocess import preprocess
     from deep_impression.data.synth import make_dataset
@@ -222,7 +225,7 @@ def test_training_beats_the_constant_predictor(tmp_path):
     summary = preprocess(raw, store, jobs=2, width=p['width'],
                          height=p['height'])
     assert not summary['failed']
-    result = training.train(store, str(tmp_path / 'run'), device='@numpy',
+    result = training.train(store, str(tmp_path / 'run'), device=device,
                             progress_bar=False,
                             **training.train_arguments(config))
     final = result['table1'][t['epochs']]

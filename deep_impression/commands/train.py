@@ -9,6 +9,7 @@ import os
 
 from deep_impression.commands._arguments import (add_model, add_store,
                                                  positive_int)
+from deep_impression.runtime import device_line
 
 #: Flags that are shorthands for ``--set train.<key>=...``.
 FLAG_SETTINGS = (('epochs', 'epochs'), ('batchsize', 'batch_size'),
@@ -100,6 +101,8 @@ def _train(args, config):
         if args.communicator is not None:
             comm = distributed.create_communicator(args.communicator)
             device = distributed.rank_device(comm, args.communicator, device)
+        if comm is None or comm.rank == 0:
+            print(device_line(device, 'train'), flush=True)
         result = training.train(
             args.data_dir, args.out, device=device, resume_run=args.resume,
             validate=not args.no_validation, communicator=comm,
@@ -141,6 +144,7 @@ def _run_post_challenge(args, settings):
     ``train`` section."""
     from deep_impression import training
     from deep_impression.errors import InputError
+    print(device_line(args.device, 'train'), flush=True)
     if args.model == 'per-trait':
         if not args.init:
             raise InputError('--model per-trait needs --init')
