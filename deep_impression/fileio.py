@@ -1,4 +1,5 @@
-"""Atomic file writing: a crash never leaves a half-written file.
+"""Atomic file writing (a crash never leaves a half-written file), and
+reading ``.npz`` files without running code.
 
 Everything the package writes for later use (weights, snapshots, the clip
 store, annotations, synthetic clips, reports, figures) is written under a
@@ -26,6 +27,8 @@ import socket
 import stat
 import sys
 import tempfile
+
+import numpy
 
 #: Part of every temporary file name (``.NAME.tmp-XXXXXXXX``).
 TEMPORARY_MARK = '.tmp-'
@@ -300,3 +303,101 @@ def check_regular_file(path):
     reason = not_regular(path)
     if reason:
         raise DeepImpressionError('{}: {}'.format(os.fspath(path), reason))
+
+
+# ---------------------------------------------------------------------------
+# Arrays read with pickles refused
+
+def _unsafe(path, key):
+    from deep_impression.errors import DeepImpressionError
+    return DeepImpressionError(
+        '{}: {} is an object array (a pickle, which could run code when '
+        'loaded); refused'.format(path, key))
+
+
+def _is_pickle_refusal(error):
+    # NumPy's words when allow_pickle=False meets an object array.
+    return isinstance(error, ValueError) and 'allow_pickle' in str(error)
+
+
+def _object_arrays(npz):
+    """Keys of an open npz whose arrays hold Python objects, from each
+    member's header (the arrays themselves are not read)."""
+    from numpy.lib import format as npy
+    readers = {(1, 0): npy.read_array_header_1_0,
+               (2, 0): npy.read_array_header_2_0}
+    members = set(npz.zip.namelist())
+    for key in npz.files:
+        with npz.zip.open(key if key in members else key + '.npy') as f:
+            try:
+                reader = readers.get(npy.read_magic(f))
+                dtype = reader(f)[2] if reader else None
+            except ValueError:  # not an array: NumPy says so when read
+                continue
+        if dtype is None:  # another header version: NumPy's own check
+            try:
+                npz[key]
+            except ValueError as e:
+                if _is_pickle_refusal(e):
+                    yield key
+        elif dtype.hasobject:
+            yield key
+
+
+@contextlib.contextmanager
+def open_npz(path):
+    """An open ``.npz`` file (``numpy.lib.npyio.NpzFile``) whose arrays are
+    read with pickles refused, once none is found to hold objects.
+
+    Raises:
+        DeepImpressionError: a key holds an object array (a pickle; the
+            first is named), before anything is unpickled.
+        OSError, ValueError, zipfile.BadZipFile: not a readable npz.
+    """
+    path = os.fspath(path)
+    npz = numpy.load(path, allow_pickle=False)
+    if not hasattr(npz, 'files'):
+        raise ValueError('a single array, not an npz archive')
+    try:
+        for key in _object_arrays(npz):
+            raise _unsafe(path, key)
+        yield npz
+    finally:
+        npz.close()
+
+
+def load_npz(path, target, strict=True):
+    """Load an ``.npz`` into a Chainer link, optimizer or trainer in place,
+    as ``chainer.serializers.load_npz`` does but with pickles refused.
+
+    Raises:
+        DeepImpressionError: a key holds an object array (nothing of it is
+            unpickled).
+        KeyError, ValueError, OSError: a missing key or an unreadable file
+            (the caller words these).
+    """
+    import chainer
+    with open_npz(path) as npz:
+        chainer.serializers.NpzDeserializer(npz, strict=strict).load(target)
+    return target
+
+
+def load_npy(path, mmap=False):
+    """The array of an ``.npy`` file, pickles refused; ``mmap`` gives a
+    read-only memory map.
+
+    Raises:
+        DeepImpressionError: the file holds an object array.
+        OSError, ValueError: not a readable ``.npy`` (the caller words it).
+    """
+    path = os.fspath(path)
+    try:
+        array = numpy.load(path, mmap_mode='r' if mmap else None,
+                           allow_pickle=False)
+    except ValueError as e:
+        if _is_pickle_refusal(e):
+            raise _unsafe(path, 'the array') from None
+        raise
+    if not isinstance(array, numpy.ndarray):
+        raise ValueError('an npz archive, not a single array')
+    return array

@@ -111,6 +111,18 @@ def _check_file(path):
     return path
 
 
+def ffmpeg_path(path):
+    """The argument that makes ffmpeg open the file named ``path``.
+
+    ffmpeg reads a name such as ``concat:a.mp4|b.mp4``, ``subfile,,...:a.mp4``
+    or ``pipe:0`` as a protocol, not as a file: a video named so would be
+    decoded from another file, or from standard input. ``file:`` and the
+    absolute path name only the file itself. Every path the package hands
+    to ffmpeg goes through here.
+    """
+    return 'file:' + os.path.abspath(os.fspath(path))
+
+
 def _timeout(duration):
     return TIMEOUT + TIMEOUT_PER_SECOND * (duration or 0)
 
@@ -175,7 +187,7 @@ def probe(path):
 
 
 def _probe(path):
-    _, text, _ = run_ffmpeg(['-i', path], path)
+    _, text, _ = run_ffmpeg(['-i', ffmpeg_path(path)], path)
     if 'Input #0' not in text:
         raise MediaError('{}: not a media file ffmpeg can read ({})'.format(
             path, _last_line(text)))
@@ -249,7 +261,7 @@ def _decode_channels(path, args, strict, warn):
     if not info.has_audio:
         raise MediaError('{}: no audio track'.format(path))
     out, err, code = run_ffmpeg(
-        ['-v', 'error', '-i', os.fspath(path), '-vn'] + list(args) +
+        ['-v', 'error', '-i', ffmpeg_path(path), '-vn'] + list(args) +
         ['-f', 'wav', 'pipe:1'], path, timeout=_timeout(info.duration))
     if code != 0 and len(out) <= 44:
         raise MediaError('{}: cannot decode audio ({})'.format(
@@ -424,7 +436,7 @@ def iter_frames(path, width=FRAME_WIDTH, height=FRAME_HEIGHT, fps=FPS,
     if fps is not None:
         filters.insert(0, 'fps={}'.format(fps))
     cmd = [ffmpeg_exe(), '-hide_banner', '-nostdin', '-v', 'error', '-i',
-           os.fspath(path), '-an', '-vf', ','.join(filters),
+           ffmpeg_path(path), '-an', '-vf', ','.join(filters),
            '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1']
     frame_bytes = width * height * 3
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
@@ -502,7 +514,7 @@ def count_frames(path, fps=FPS):
     if not info.has_video:
         raise MediaError('{}: no video track'.format(path))
     args = ['-v', 'error', '-nostats', '-progress', 'pipe:1', '-i',
-            os.fspath(path), '-an']
+            ffmpeg_path(path), '-an']
     if fps is not None:
         args += ['-vf', 'fps={}'.format(fps)]
     out, err, _ = run_ffmpeg(args + ['-f', 'null', '-'], path,

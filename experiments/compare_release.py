@@ -60,7 +60,7 @@ from deep_impression import _compat  # noqa: F401,E402  (before chainer)
 import chainer  # noqa: E402
 import chainer.links as L  # noqa: E402
 
-from deep_impression import media  # noqa: E402
+from deep_impression import fileio, media  # noqa: E402
 from deep_impression.constants import TRAITS  # noqa: E402
 
 #: The release's network files, in import order.
@@ -147,9 +147,10 @@ def import_release(release_dir, device):
 
 def release_network(release_dir, weights, device):
     """The release's ``ResNet18`` with ``weights`` loaded as their
-    ``util.load_model`` does (``load_npz``), on ``device``."""
+    ``util.load_model`` does (``load_npz``, here with pickles refused), on
+    ``device``."""
     net = import_release(release_dir, device).ResNet18()
-    chainer.serializers.load_npz(weights, net)
+    fileio.load_npz(weights, net)
     net.to_device(device)
     return net
 

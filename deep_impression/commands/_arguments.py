@@ -1,6 +1,7 @@
 """Arguments that several commands share, defined once."""
 
 import argparse
+import math
 
 
 def positive_int(text):
@@ -12,6 +13,18 @@ def positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(
             'expected a positive integer, got {!r}'.format(text))
+    return value
+
+
+def positive_float(text):
+    """argparse type: a finite number > 0 (not NaN or infinity)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(
+            'expected a positive finite number, got {!r}'.format(text))
     return value
 
 

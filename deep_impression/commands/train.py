@@ -8,7 +8,7 @@ then ``--set section.key=value`` and the flags below, in that order.
 import os
 
 from deep_impression.commands._arguments import (add_model, add_store,
-                                                 positive_int)
+                                                 positive_float, positive_int)
 from deep_impression.runtime import device_line
 
 #: Flags that are shorthands for ``--set train.<key>=...``.
@@ -42,14 +42,19 @@ def add_parser(sub):
                    help='epochs (default {}, as the paper)'.format(
                        training.EPOCHS))
     p.add_argument('--batchsize', type=positive_int, default=None,
-                   help='examples per update (default {})'.format(
-                       training.BATCH_SIZE))
+                   help='examples per update, at most the training clips '
+                        '(default {})'.format(training.BATCH_SIZE))
     p.add_argument('--device', default=None,
                    help='Chainer device, e.g. @cupy:0 or @numpy (default: '
                         'the GPU when CuPy finds one, else the CPU)')
     p.add_argument('--resume', action='store_true',
                    help='continue the run in RUN_DIR from its newest '
-                        'snapshot')
+                        'readable snapshot (when it has snapshots but none '
+                        'can be read, stop and overwrite nothing)')
+    p.add_argument('--restart-if-unreadable', action='store_true',
+                   help='with --resume: when no snapshot of RUN_DIR can be '
+                        'read, train again from epoch 1 (replacing them) '
+                        'instead of stopping')
     p.add_argument('--seed', type=int, default=None, metavar='K',
                    help='random seed (initial weights, example order, crops)')
     p.add_argument('--audio-crop', type=positive_int, default=None,
@@ -60,7 +65,7 @@ def add_parser(sub):
                    metavar='K',
                    help='validate on at most K evenly spaced frames per clip '
                         '(default: every frame, as the paper)')
-    p.add_argument('--alpha', type=float, default=None,
+    p.add_argument('--alpha', type=positive_float, default=None,
                    help="Adam's initial alpha (default {})".format(
                        training.ADAM['alpha']))
     p.add_argument('--loaders', type=int, default=None, metavar='N',
@@ -105,6 +110,7 @@ def _train(args, config):
             print(device_line(device, 'train'), flush=True)
         result = training.train(
             args.data_dir, args.out, device=device, resume_run=args.resume,
+            restart_if_unreadable=args.restart_if_unreadable,
             validate=not args.no_validation, communicator=comm,
             **training.train_arguments(config))
     except BaseException as e:
@@ -152,7 +158,8 @@ def _run_post_challenge(args, settings):
         result = training.train_per_trait(
             args.data_dir, args.out, args.init, device=args.device,
             epochs=args.epochs, resume_run=args.resume,
-            loaders=settings['loaders'])
+            loaders=settings['loaders'],
+            restart_if_unreadable=args.restart_if_unreadable)
     else:
         if not args.base:
             raise InputError('--model rnn needs --base')
@@ -160,6 +167,7 @@ def _run_post_challenge(args, settings):
             args.data_dir, args.out, args.base, epochs=settings['epochs'],
             batch_size=settings['batch_size'], device=args.device,
             resume_run=args.resume, seed=settings['seed'],
+            restart_if_unreadable=args.restart_if_unreadable,
             alpha=settings['alpha'], step_seconds=args.step_seconds,
             frames_per_step=args.frames_per_step,
             snapshot_every=settings['snapshot_every'],

@@ -60,14 +60,28 @@ class FeatureCache(object):
         return os.path.isfile(self.path(clip_id))
 
     def get(self, clip_id):
-        """``(T, 512)`` float32 features of a cached clip."""
+        """``(T, 512)`` float32 features of a cached clip.
+
+        Raises:
+            DeepImpressionError: the file cannot be read or is not ``(T,
+                512)`` float32 (written by other code, or damaged), in one
+                line naming it.
+        """
+        from deep_impression.models.recurrent import INPUT
         path = self.path(clip_id)
         try:
-            return numpy.load(path)
+            features = fileio.load_npy(path)
         except (OSError, ValueError) as e:
             raise DeepImpressionError('{}: cannot read cached features ({}); '
                                       'remove it to compute it again'.format(
                                           path, e)) from None
+        if features.ndim != 2 or features.shape[0] < 1 or \
+                features.shape[1] != INPUT or features.dtype != numpy.float32:
+            raise DeepImpressionError(
+                '{}: cached features are {} {}, expected (T, {}) float32; '
+                'remove it to compute it again'.format(
+                    path, features.dtype, tuple(features.shape), INPUT))
+        return features
 
     def compute(self, model, clip_id):
         """Features of one clip computed with ``model`` (not cached)."""

@@ -122,10 +122,12 @@ def read_frames_index(path):
         magic, version, n, width, height = _HEADER.unpack(head)
         if magic != FRAMES_MAGIC or version != FRAMES_VERSION:
             raise DeepImpressionError('{}: not a frames file'.format(path))
-        offsets = numpy.frombuffer(f.read(8 * (n + 1)), dtype='<u8')
-    if offsets.size != n + 1:
+        data = f.read(8 * (n + 1))
+    # A file cut short ends inside its index (the bytes need not be a
+    # whole number of offsets).
+    if len(data) != 8 * (n + 1):
         raise DeepImpressionError('{}: truncated frames file'.format(path))
-    return offsets, width, height
+    return numpy.frombuffer(data, dtype='<u8'), width, height
 
 
 def write_audio(path, audio):
@@ -241,7 +243,7 @@ class ClipStore(object):
         self.record(clip_id)
         path = audio_path(self.root, clip_id)
         try:
-            return numpy.load(path, mmap_mode='r' if mmap else None)
+            return fileio.load_npy(path, mmap)
         except (OSError, ValueError) as e:
             raise DeepImpressionError('{}: cannot read audio ({})'.format(
                 path, e)) from None

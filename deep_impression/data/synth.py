@@ -36,7 +36,7 @@ from deep_impression.data import chalearn, synth_faces
 from deep_impression.constants import TRAITS
 from deep_impression.errors import DeepImpressionError
 from deep_impression import media
-from deep_impression.media import ffmpeg_exe
+from deep_impression.media import ffmpeg_exe, ffmpeg_path
 from deep_impression.progress import progress
 
 #: Per-clip features, each uniform in [-1, 1].
@@ -258,7 +258,7 @@ def write_clip(path, seed_seq, features, seconds=15.0, size=(1280, 720),
            '-s', '{}x{}'.format(width, height), '-r', str(fps),
            '-i', 'pipe:0',
            '-f', 'f32le', '-ar', str(SOURCE_SAMPLE_RATE), '-ac', '2',
-           '-i', audio_tmp,
+           '-i', ffmpeg_path(audio_tmp),
            '-map', '0:v', '-map', '1:a', '-t', '{:.6f}'.format(seconds),
            '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23',
            '-pix_fmt', 'yuv420p', '-threads', '1',
@@ -268,7 +268,7 @@ def write_clip(path, seed_seq, features, seconds=15.0, size=(1280, 720),
            '-movflags', '+faststart', '-f', 'mp4']
     try:
         with fileio.atomic_path(path, suffix='.mp4') as tmp:
-            _encode(cmd + [tmp], path, _render_frames(
+            _encode(cmd + [ffmpeg_path(tmp)], path, _render_frames(
                 rng, features, seconds, size, fps, envelope,
                 SOURCE_SAMPLE_RATE, tracks))
     finally:

@@ -10,9 +10,15 @@ The export of a weight file is cached on disk (:func:`load_cached_export`),
 keyed by the file's SHA-256, so a command exports each weight file once:
 in ``$DEEP_IMPRESSION_CACHE`` if set, else ``$XDG_CACHE_HOME/deep-impression``
 (``~/.cache/deep-impression``), as ``onnx/<sha256>-v<EXPORT_VERSION>/`` with
-one ONNX file per part.
+one ONNX file per part. The cache is not trusted by its folder name: each
+part records the SHA-256 of the weight file it was exported from and a
+digest of its own initialisers (:data:`WEIGHTS_PROP`,
+:data:`INITIALIZERS_PROP`), checked when it is loaded; a part exported
+from other weights (copied there, or left by a shared cache) or changed
+since is exported again, with a warning.
 """
 
+import hashlib
 import os
 import warnings
 import weakref
@@ -38,7 +44,13 @@ CACHE_ENV = 'DEEP_IMPRESSION_CACHE'
 #: Version of the exported graph for the same weights: raise it whenever
 #: :mod:`~deep_impression.inference.onnx_export` changes what it writes, so
 #: that older cached exports are no longer used.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
+
+#: Metadata keys of a cached part: the full SHA-256 of the weight file it
+#: was exported from, and the SHA-256 of its initialisers
+#: (:func:`initializers_digest`).
+WEIGHTS_PROP = 'weights_sha256'
+INITIALIZERS_PROP = 'initializers_sha256'
 
 
 def available_cores():
@@ -247,14 +259,66 @@ def cached_export_paths(weights, directory=None):
             for part in onnx_export.PARTS}
 
 
+def initializers_digest(onnx_model):
+    """SHA-256 (hex) of an ONNX model's initialisers (its weights), by
+    name and serialised tensor, in name order."""
+    h = hashlib.sha256()
+    for tensor in sorted(onnx_model.graph.initializer, key=lambda t: t.name):
+        for data in (tensor.name.encode('utf-8'), tensor.SerializeToString()):
+            h.update(len(data).to_bytes(8, 'little'))
+            h.update(data)
+    return h.hexdigest()
+
+
+def _stamp(onnx_model, sha256):
+    """Record the weight file's SHA-256 and the initialisers' digest in
+    ``onnx_model``'s metadata (see :func:`_verified_parts`)."""
+    from onnx import helper
+    helper.set_model_props(onnx_model, {
+        WEIGHTS_PROP: sha256, INITIALIZERS_PROP: initializers_digest(
+            onnx_model)})
+    return onnx_model
+
+
+def _verified_parts(parts, sha256):
+    """The cached parts as ``{part: ModelProto}`` when each one records
+    ``sha256`` (the weight file's) and initialisers that match its
+    recorded digest.
+
+    Returns:
+        ``(models, None)``, or ``(None, reason)`` for a part that is
+        unreadable, from other weights or changed since it was written.
+    """
+    import onnx
+    models = {}
+    for part, path in parts.items():
+        try:
+            onnx_model = onnx.load_model(path)
+        except Exception:  # DecodeError, OSError, ...: a damaged file
+            return None, '{}: unreadable'.format(path)
+        props = {p.key: p.value for p in onnx_model.metadata_props}
+        if props.get(WEIGHTS_PROP) != sha256:
+            return None, '{}: exported from other weights (SHA-256 {})'.format(
+                path, (props.get(WEIGHTS_PROP) or 'not recorded')[:16])
+        if props.get(INITIALIZERS_PROP) != initializers_digest(onnx_model):
+            return None, '{}: its weights changed since it was written'.format(
+                path)
+        models[part] = onnx_model
+    return models, None
+
+
 def load_cached_export(weights=None, directory=None, **kwargs):
     """:class:`OnnxRuntimeModel` of a weight file, exported at most once.
 
     The three parts are read from :func:`cached_export_paths` if they are
-    all there and load; otherwise (missing, or unreadable: stale) the
-    weights are checked, loaded into Chainer, exported and the parts
-    written atomically. A cache that cannot be written only costs the
-    export next time (a warning says so).
+    all there, load, and were exported from this very weight file (the
+    SHA-256 each records) without change since (their initialisers'
+    digest); otherwise the weights are checked, loaded into Chainer,
+    exported and the parts written atomically (a part that is unreadable,
+    from other weights or changed is reported in one warning line
+    first). A cache that
+    cannot be written only costs the export next time (a warning says
+    so).
 
     Args:
         weights: release-format weight file (default as
@@ -265,6 +329,7 @@ def load_cached_export(weights=None, directory=None, **kwargs):
     Raises:
         WeightsError: ``weights`` is missing or does not fit the network.
     """
+    from deep_impression import media
     from deep_impression.inference import onnx_export
     from deep_impression.models import weights as weight_files
     path = (os.fspath(weights) if weights is not None
@@ -272,17 +337,23 @@ def load_cached_export(weights=None, directory=None, **kwargs):
     if not os.path.isfile(path):
         weight_files.check_weights(path)  # raises the clear error
     parts = cached_export_paths(path, directory)
+    sha256 = weight_files.file_digests(path)[0]
     runtime = None
     if all(os.path.isfile(p) for p in parts.values()):
-        try:
-            runtime = OnnxRuntimeModel(parts, **kwargs)
-        except InputError:
-            raise
-        except Exception:  # ORT's InvalidProtobuf, Fail, ...: rebuild
-            pass
+        models, reason = _verified_parts(parts, sha256)
+        if models is not None:
+            try:
+                runtime = OnnxRuntimeModel(models, **kwargs)
+            except InputError:
+                raise
+            except Exception:  # ORT's InvalidProtobuf, Fail, ...: rebuild
+                pass
+        else:
+            media.print_warning('cached ONNX export {}; exporting {} '
+                                'again'.format(reason, path))
     if runtime is None:
         onnx_model = onnx_export.export(weight_files.load_model(path))
-        subs = {part: onnx_export.submodel(onnx_model, part)
+        subs = {part: _stamp(onnx_export.submodel(onnx_model, part), sha256)
                 for part in parts}
         try:
             for part, part_path in parts.items():

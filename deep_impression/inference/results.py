@@ -41,6 +41,12 @@ SUFFIXES = {'.csv': 'csv', '.json': 'json'}
 SETTINGS = ('weights_sha256', 'backend', 'fps', 'max_frames', 'decode',
             'fit')
 
+#: How CSV and table files are encoded. A file name that is not valid
+#: UTF-8 (``caf\xe9.mp4`` from a Latin-1 system) reaches Python as
+#: surrogates (:func:`os.fsdecode`); it is written back as its own bytes,
+#: so its row names the very file and a resumed run reads the same name.
+ENCODING = dict(encoding='utf-8', errors='surrogateescape')
+
 
 def format_for(path, fmt=None):
     """``fmt`` if given, else the format ``path``'s ending implies
@@ -150,7 +156,7 @@ def read_records(path, fmt):
     """
     if not os.path.exists(path) or fmt not in ('csv', 'json'):
         return []
-    with open(path, encoding='utf-8') as f:
+    with open(path, **ENCODING) as f:
         text = f.read()
     if fmt == 'csv':
         return _parse_csv(text, path)
@@ -224,10 +230,10 @@ class ResultsWriter(object):
             return
         if self.path is None:
             self._csv = sys.stdout
-            sys.stdout.write(format_records([], 'csv'))
+            _write_stdout(format_records([], 'csv'))
             return
-        fileio.write_text(self.path, format_records(self.records, 'csv'))
-        self._csv = open(self.path, 'a', encoding='utf-8')
+        _write_file(self.path, format_records(self.records, 'csv'))
+        self._csv = open(self.path, 'a', **ENCODING)
 
     def add(self, record):
         """One predicted video; a CSV row is on disk when this returns."""
@@ -235,7 +241,11 @@ class ResultsWriter(object):
         if self._csv is None:
             return
         try:
-            self._csv.write(_csv_text([_csv_values(record)]))
+            text = _csv_text([_csv_values(record)])
+            if self._csv is sys.stdout:
+                _write_stdout(text)
+            else:
+                self._csv.write(text)
             self._csv.flush()
             if self._csv is not sys.stdout:
                 os.fsync(self._csv.fileno())
@@ -255,9 +265,26 @@ class ResultsWriter(object):
             return
         text = format_records(self.records, self.fmt)
         if self.path is None:
-            sys.stdout.write(text)
+            _write_stdout(text)
         elif self.records or not os.path.exists(self.path):
-            fileio.write_text(self.path, text)
+            _write_file(self.path, text)
+
+
+def _write_file(path, text):
+    with fileio.atomic_open(path, 'w', **ENCODING) as f:
+        f.write(text)
+
+
+def _write_stdout(text):
+    """Write to standard output; a file name that is not valid in its
+    encoding is written as its own bytes (see :data:`ENCODING`)."""
+    try:
+        sys.stdout.write(text)
+    except UnicodeEncodeError:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text.encode(
+            sys.stdout.encoding or 'utf-8', 'surrogateescape'))
+        sys.stdout.buffer.flush()
 
 
 def _csv_values(record):

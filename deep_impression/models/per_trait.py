@@ -100,11 +100,12 @@ class PerTraitEnsemble(chainer.ChainList):
                                              visual_features[:, part]))
         return numpy.concatenate(columns, axis=1)
 
-    def predict(self, audio, frames):
+    def predict(self, audio, frames, on_frames=None):
         """Traits of one whole clip: ``(5,)`` float32, TRAITS order (the
-        whole-clip loop of :mod:`deep_impression.inference.clip`)."""
+        whole-clip loop of :mod:`deep_impression.inference.clip`;
+        ``on_frames`` as the challenge network's ``predict``)."""
         from deep_impression.inference import clip
-        return clip.predict_clip(self, audio, frames)
+        return clip.predict_clip(self, audio, frames, on_frames)
 
 
 def trait_weights_path(run_dir, trait):

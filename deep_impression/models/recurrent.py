@@ -183,10 +183,20 @@ class RecurrentModel(object):
                              lambda idx: frames[idx], len(frames),
                              self.step_seconds, self.frames_per_step)
 
-    def predict(self, audio, frames):
+    def predict(self, audio, frames, on_frames=None):
         """Traits of one whole clip, ``(5,)`` float32 in TRAITS order: the
-        head's predictions averaged over the clip's seconds (paper §4)."""
-        return self.head.predict_features(self.features(audio, frames))
+        head's predictions averaged over the clip's seconds (paper §4).
+
+        ``on_frames``: optional callable given the number of frames once
+        the per-second features are computed (all of them at once: a time
+        point needs its whole second).
+        """
+        if not isinstance(frames, numpy.ndarray):
+            frames = numpy.concatenate(list(frames))
+        features = self.features(audio, frames)
+        if on_frames is not None:
+            on_frames(len(frames))
+        return self.head.predict_features(features)
 
 
 def load_recurrent(run_dir, base=None, device=None):

@@ -76,7 +76,7 @@ def check_weights(path, model=None):
                            'format)'.format(path))
     expected = expected_arrays(model)
     try:
-        with numpy.load(path, allow_pickle=False) as npz:
+        with fileio.open_npz(path) as npz:
             found, not_finite = {}, []
             for key in npz.files:
                 value = npz[key]
@@ -84,6 +84,8 @@ def check_weights(path, model=None):
                 if value.dtype.kind in 'fc' and \
                         not numpy.isfinite(value).all():
                     not_finite.append(key)
+    except DeepImpressionError as e:  # an object array (a pickle)
+        raise WeightsError(str(e)) from None
     except Exception as e:  # zipfile.BadZipFile, ValueError, EOFError, ...
         raise WeightsError('{}: unreadable npz weight file ({})'.format(
             path, e)) from None
@@ -130,11 +132,10 @@ def to_device(link, device):
 
 
 def load_weights(model, path):
-    """Check ``path`` and load it into ``model`` in place."""
-    import chainer
+    """Check ``path`` and load it into ``model`` in place (pickles
+    refused)."""
     check_weights(path, model)
-    chainer.serializers.load_npz(path, model)
-    return model
+    return fileio.load_npz(path, model)
 
 
 def save_weights(model, path):

@@ -15,6 +15,7 @@
 
 import copy
 import json
+import math
 import os
 
 from deep_impression.constants import (AUDIO_CROP, FRAME_CROP, FRAME_HEIGHT,
@@ -73,11 +74,50 @@ def learning_rate(completed_epochs, epochs=EPOCHS, alpha=ADAM['alpha']):
     return alpha * ALPHA_DECAY ** phase
 
 
+def check_alpha(alpha):
+    """``alpha`` as a float if it is a positive finite number (a negative
+    alpha makes Adam climb the loss; NaN or infinity ruin the weights at
+    the first update); InputError otherwise."""
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise InputError("alpha: Adam's alpha must be a positive finite "
+                         "number, got {!r}".format(alpha))
+    return value
+
+
+def check_batch_size(batch_size, clips, data_dir):
+    """Refuse a batch larger than the training set, before any work.
+
+    Chainer's iterators fill such a batch by going round the clips several
+    times, so one update spans several epochs: memory grows with the batch
+    (not the data), and a short run makes a handful of updates, too few
+    for its schedule.
+
+    Raises:
+        InputError: ``batch_size`` exceeds ``clips``, naming the store.
+    """
+    if int(batch_size) > clips:
+        raise InputError(
+            '{}: --batchsize {} is larger than its {} training clip{} (one '
+            'update would span several epochs); use --batchsize {} or '
+            'fewer'.format(data_dir, batch_size, clips,
+                           '' if clips == 1 else 's', max(clips, 1)))
+    return int(batch_size)
+
+
 def run_config(data_dir, epochs=EPOCHS, batch_size=BATCH_SIZE, seed=0,
                audio_crop=AUDIO_CROP, frame_crop=FRAME_CROP,
                validation_max_frames=None, alpha=ADAM['alpha'],
                snapshot_every=10):
-    """The settings of a run, as stored in ``RUN_DIR/config.json``."""
+    """The settings of a run, as stored in ``RUN_DIR/config.json``.
+
+    Raises:
+        InputError: ``alpha`` is not a positive finite number.
+    """
+    alpha = check_alpha(alpha)
     return dict(data=os.path.abspath(os.fspath(data_dir)), epochs=int(epochs),
                 batch_size=int(batch_size), seed=int(seed),
                 audio_crop=int(audio_crop), frame_crop=int(frame_crop),

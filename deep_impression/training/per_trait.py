@@ -112,7 +112,7 @@ def _challenge_config(init):
 @one_run_per_dir
 def train_per_trait(data_dir, out, init, epochs=None, device=None,
                     resume_run=False, loaders=2, progress_bar=None,
-                    traits=TRAITS):
+                    traits=TRAITS, restart_if_unreadable=False):
     """Fine-tune one network per trait into ``out/<trait>/``.
 
     Each ``out/<trait>/`` is a run directory as ``deep-impression train``
@@ -131,6 +131,8 @@ def train_per_trait(data_dir, out, init, epochs=None, device=None,
             run's schedule).
         traits: the traits to train (default all five; e.g. one per
             machine).
+        restart_if_unreadable: as
+            :func:`~deep_impression.training.trainer.train`.
 
     Returns:
         dict: ``model`` (``out``, for
@@ -170,6 +172,7 @@ def train_per_trait(data_dir, out, init, epochs=None, device=None,
             snapshot_every=config['snapshot_every'], alpha=alpha,
             progress_bar=progress_bar, ends=ends,
             note='Fine-tuned for {} from {}.'.format(trait, init))
-        run_trainer(trainer, resume_run)
+        run_trainer(trainer, resume_run,
+                    restart_if_unreadable=restart_if_unreadable)
         save_weights(net, paths[trait])
     return dict(model=out, traits=paths)

@@ -26,7 +26,8 @@ from deep_impression.errors import DeepImpressionError
 from deep_impression.training.bptt import (BPTT_LENGTH, BPTTUpdater,
                                            SequenceLoss)
 from deep_impression.training.config import (ADAM, BATCH_SIZE, EPOCHS,
-                                             MODEL_FILE)
+                                             MODEL_FILE, check_alpha,
+                                             check_batch_size)
 from deep_impression.training.trainer import (
     make_trainer, one_run_per_dir, prepare_run_dir, run_trainer)
 
@@ -36,7 +37,8 @@ def train_recurrent(data_dir, out, base, epochs=EPOCHS,
                     batch_size=BATCH_SIZE, device=None, resume_run=False,
                     seed=0, alpha=ADAM['alpha'], step_seconds=1.0,
                     frames_per_step=None, bptt_length=BPTT_LENGTH,
-                    snapshot_every=10, validate=True, progress_bar=None):
+                    snapshot_every=10, validate=True, progress_bar=None,
+                    restart_if_unreadable=False):
     """Train the RNN head on a store's clips; the head goes to
     ``out/model`` and the run's settings (with ``base``) to
     ``out/config.json``
@@ -64,15 +66,19 @@ def train_recurrent(data_dir, out, base, epochs=EPOCHS,
     from deep_impression.models.recurrent import DROPOUT, HIDDEN, RecurrentHead
     from deep_impression.models.weights import check_weights, save_weights
     out = os.fspath(out)
+    alpha = check_alpha(alpha)
     config = dict(
         data=os.path.abspath(os.fspath(data_dir)),
         base=os.path.abspath(os.fspath(base)), epochs=int(epochs),
-        batch_size=int(batch_size), seed=int(seed), alpha=float(alpha),
+        batch_size=int(batch_size), seed=int(seed), alpha=alpha,
         adam=dict(ADAM, alpha=float(alpha)), step_seconds=float(step_seconds),
         frames_per_step=frames_per_step, bptt_length=int(bptt_length),
         snapshot_every=int(snapshot_every), hidden=HIDDEN, dropout=DROPOUT)
     check_weights(base)   # a missing or wrong file fails here, in one line
     cache = FeatureCache(data_dir, base, step_seconds, frames_per_step)
+    clips = len(cache.store.clip_ids('train'))
+    if clips:   # (a store without training clips is refused below)
+        check_batch_size(batch_size, clips, data_dir)
     prepare_run_dir(out, config, resume_run)
     splits = ('train', 'validation') if validate else ('train',)
     started = time.time()
@@ -98,7 +104,8 @@ def train_recurrent(data_dir, out, base, epochs=EPOCHS,
         make_updater=functools.partial(BPTTUpdater,
                                        bptt_length=bptt_length),
         note='RNN head on the per-second features of {}.'.format(base))
-    resumed_from = run_trainer(trainer, resume_run)
+    resumed_from = run_trainer(trainer, resume_run,
+                               restart_if_unreadable=restart_if_unreadable)
     model_path = save_weights(head, os.path.join(out, MODEL_FILE))
     return dict(model=model_path, resumed_from=resumed_from,
                 table1=dict(trainer.get_extension('thirds').results),

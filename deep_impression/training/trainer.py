@@ -28,7 +28,7 @@ from deep_impression.training import distributed
 from deep_impression.errors import DeepImpressionError
 from deep_impression.training.config import (
     ADAM, BATCH_SIZE, CONFIG_FILE, EPOCHS, MODEL_FILE, REPORTS_DIR,
-    default_device, deviations, phase_ends, run_config)
+    check_batch_size, default_device, deviations, phase_ends, run_config)
 from deep_impression.evaluation.evaluator import ClipEvaluator
 from deep_impression.models.weights import get_device, to_device
 from deep_impression.training.extensions import (
@@ -203,20 +203,44 @@ def _extend_reports(trainer, validation, progress_bar):
         trainer.extend(extensions.ProgressBar(update_interval=1))
 
 
-def resume(trainer):
-    """Load the newest snapshot of ``trainer.out`` into ``trainer``.
+def resume(trainer, restart_if_unreadable=False):
+    """Load the newest readable snapshot of ``trainer.out`` into ``trainer``.
+
+    A snapshot that cannot be read (cut short, damaged) is reported in one
+    line and the one before it is tried. Snapshots are read with pickles
+    refused (:func:`~deep_impression.fileio.load_npz`).
+
+    Args:
+        restart_if_unreadable: when the run has snapshots but none can be
+            read, return None (the run starts again from epoch 1 and
+            replaces them) instead of stopping.
 
     Returns:
-        the snapshot's path, or None when the run has none yet. A snapshot
-        that cannot be read is reported and the one before it is tried.
+        the snapshot's path, or None when the run has none yet.
+
+    Raises:
+        DeepImpressionError: a snapshot holds an object array (refused, as
+            a crafted file could run code), or no snapshot can be read and
+            not ``restart_if_unreadable`` (nothing is overwritten).
     """
-    for path in reversed(list_snapshots(trainer.out)):
+    snapshots = list_snapshots(trainer.out)
+    last_error = None
+    for path in reversed(snapshots):
         try:
-            chainer.serializers.load_npz(path, trainer)
+            fileio.load_npz(path, trainer)
             return path
+        except DeepImpressionError:
+            raise  # an object array: never fall back past a crafted file
         except Exception as e:  # a damaged file: try the previous one
+            last_error = ' '.join(str(e).split()) or type(e).__name__
             print('deep-impression: cannot resume from {} ({}); trying an '
-                  'older snapshot'.format(path, e), file=sys.stderr)
+                  'older snapshot'.format(path, last_error), file=sys.stderr)
+    if snapshots and not restart_if_unreadable:
+        raise DeepImpressionError(
+            '{}: none of its {} snapshot(s) can be read (newest: {}: {}); '
+            'nothing was overwritten. Remove the folder, or add '
+            '--restart-if-unreadable to train again from epoch 1'.format(
+                trainer.out, len(snapshots), snapshots[-1], last_error))
     return None
 
 
@@ -290,22 +314,27 @@ def _world(config):
                                                                   ranks)
 
 
-def run_trainer(trainer, resume_run, comm=None):
+def run_trainer(trainer, resume_run, comm=None,
+                restart_if_unreadable=False):
     """Run ``trainer`` to its end, first resuming from its newest snapshot
     when ``resume_run``; returns that snapshot's path (or None). With a
     communicator, only rank 0 says where it resumed.
+    ``restart_if_unreadable``: see :func:`resume`.
 
     Raises:
         TrainingDiverged: naming the last good snapshot.
+        DeepImpressionError: see :func:`resume`.
     """
     out = trainer.out
     rank0 = comm is None or comm.rank == 0
     resumed_from = None
     if resume_run:
-        resumed_from = resume(trainer)
+        resumed_from = resume(trainer, restart_if_unreadable)
         if rank0 and resumed_from is None:
-            print('deep-impression: no snapshot in {} yet; starting from the '
-                  'beginning'.format(out), file=sys.stderr)
+            print('deep-impression: no {}snapshot in {}; starting from the '
+                  'beginning'.format(
+                      'readable ' if list_snapshots(out) else '', out),
+                  file=sys.stderr)
         elif rank0:
             print('deep-impression: resuming from {} (epoch {}, iteration {})'
                   .format(resumed_from, trainer.updater.epoch,
@@ -352,7 +381,8 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
           alpha=ADAM['alpha'], loaders=2, snapshot_every=10,
           validate=True, progress_bar=None, extend=None, communicator=None,
           experiment=None, model='challenge', width=1, frames_per_clip=None,
-          input_size=None, backbone=None):
+          input_size=None, backbone=None,
+          restart_if_unreadable=False):
     """Train the network on a clip store; what ``deep-impression train`` runs.
 
     Writes into ``out``: ``config.json``, snapshots, ``log``,
@@ -366,6 +396,9 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
         out: the run directory.
         resume_run: continue from the newest snapshot in ``out`` (the
             settings must be those of the stopped run).
+        restart_if_unreadable: with ``resume_run``, start again from
+            epoch 1 when no snapshot can be read (default: stop, see
+            :func:`resume`).
         validate: run the full-clip validation at the end of each third.
         extend: optional callable ``extend(trainer)`` adding extensions
             (for tests and experiments).
@@ -413,7 +446,11 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
     config = run_config(data_dir, epochs, batch_size, seed, audio_crop,
                         frame_crop, validation_max_frames, alpha,
                         snapshot_every)
-    size = ClipStore(data_dir).frame_size
+    store = ClipStore(data_dir)
+    clips = len(store.clip_ids('train'))
+    if clips:   # (a store without training clips is refused below)
+        check_batch_size(batch_size, clips, data_dir)
+    size = store.frame_size
     config['frame_size'] = None if size is None else [int(v) for v in size]
     if model != 'challenge':
         # Recorded only for the visual models: runs of the challenge
@@ -464,7 +501,8 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
     network = trainer.updater.get_optimizer('main').target.predictor
     if extend is not None:
         extend(trainer)
-    resumed_from = run_trainer(trainer, resume_run, comm)
+    resumed_from = run_trainer(trainer, resume_run, comm,
+                               restart_if_unreadable)
     model_path = os.path.join(out, MODEL_FILE)
     if rank0:
         weights.save_weights(network, model_path)
