@@ -59,7 +59,7 @@ def read_convolutions(path):
 
 def _npz_convolutions(path):
     try:
-        with numpy.load(path, allow_pickle=False) as npz:
+        with fileio.open_npz(path) as npz:
             keys = set(npz.files)
             # Our own weight files hold the backbone under 'vgg/'.
             prefix = 'vgg/' if 'vgg/conv1_1/W' in keys else ''

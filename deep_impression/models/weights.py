@@ -293,7 +293,7 @@ def backbone_width(path):
     """
     key = 'vgg/conv1_1/W'
     try:
-        with numpy.load(path, allow_pickle=False) as npz:
+        with fileio.open_npz(path) as npz:
             out = npz[key].shape[0]
     except KeyError:
         raise WeightsError('{}: no key {} (not a DAN+ or CAM-DAN+ weight '
