@@ -106,6 +106,10 @@ def _check_file(path):
         raise MediaError('{}: no such file'.format(path))
     if os.path.isdir(path):
         raise MediaError('{}: is a directory, not a media file'.format(path))
+    # A FIFO would block ffmpeg and /dev/zero never ends: name what it is.
+    reason = fileio.not_regular(path)
+    if reason:
+        raise MediaError('{}: {}'.format(path, reason))
     if os.path.getsize(path) == 0:
         raise MediaError('{}: empty file'.format(path))
     return path

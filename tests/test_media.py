@@ -109,6 +109,21 @@ def test_missing_file(tmp_path, net):
         predict_video(str(tmp_path / 'nope.mp4'), net)
 
 
+@pytest.mark.parametrize('make', ['fifo', 'device'])
+def test_a_fifo_or_device_is_named_not_empty(tmp_path, net, make):
+    """A FIFO would block ffmpeg and /dev/zero never ends: both are refused
+    before ffmpeg starts, with what they are (issue 23, item 6)."""
+    path = str(tmp_path / 'clip.mp4')
+    if make == 'fifo':
+        os.mkfifo(path)
+    else:
+        os.symlink('/dev/zero', path)
+    with pytest.raises(MediaError) as e:
+        predict_video(path, net)
+    assert str(e.value).startswith(path + ': not a regular file (a ')
+    assert ('FIFO' if make == 'fifo' else 'character device') in str(e.value)
+
+
 def test_not_a_media_file(tmp_path, net):
     path = tmp_path / 'notes.mp4'
     path.write_text('this is not a video\n' * 50)
