@@ -37,6 +37,7 @@ COMMANDS = (
     'face_overlap',
     'units',
     'action_units',
+    'app',
 )
 
 
