@@ -51,9 +51,16 @@ setup(
         # has to be installed system-wide. On a cluster, build mpi4py
         # against the cluster's own MPI instead (README.rst).
         'mpi': ['mpi4py>=4', 'mpich'],
+        # `deep-impression app`: Gradio serves the local web page (upload,
+        # progress, figures, video, tables) without a line of JavaScript
+        # of ours, and is what the field's model demos use. 6.x: the page
+        # passes its theme and styles to launch(), as Gradio 6 wants.
+        'app': ['gradio>=6,<7'],
         # scikit-image only for its bundled photograph of a face (tests).
         # docutils: README.rst must render with warnings as errors.
-        'test': ['pytest', 'scikit-image', 'docutils'],
+        # selenium: tests/test_app.py drives the system's Chromium through
+        # its chromedriver (nothing is downloaded).
+        'test': ['pytest', 'scikit-image', 'docutils', 'selenium>=4.11'],
     },
     entry_points={
         'console_scripts': ['deep-impression=deep_impression.cli:main'],

@@ -33,6 +33,10 @@ from deep_impression.errors import DeepImpressionError
 import clips
 import reference
 
+#: Set by .ci/run: a missing browser, driver or extra fails the test
+#: instead of skipping it, so CI always runs it.
+REQUIRED = bool(os.environ.get('DEEP_IMPRESSION_REQUIRE_BROWSER'))
+
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 DRIVER = shutil.which('chromedriver')
 
@@ -136,6 +140,20 @@ def test_missing_extra_is_one_line(monkeypatch, capsys):
 
 # The page in a real browser.
 
+def _missing(reason):
+    if REQUIRED:
+        pytest.fail(reason + ' (DEEP_IMPRESSION_REQUIRE_BROWSER is set)')
+    pytest.skip(reason)
+
+
+def _need(module, reason):
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        _missing(reason)
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -167,8 +185,9 @@ def _fetch(url):
 
 @pytest.fixture(scope='module')
 def server(files, tmp_path_factory):
-    pytest.importorskip('gradio', reason='the app extra (Gradio) is not '
-                                         'installed')
+    import importlib.util
+    if importlib.util.find_spec('gradio') is None:
+        _missing('the app extra (Gradio) is not installed')
     d, weights, clip, fake = files
     port = _free_port()
     log = open(d / 'server.log', 'wb')
@@ -192,11 +211,10 @@ def server(files, tmp_path_factory):
 @pytest.fixture(scope='module')
 def browser():
     if not (CHROMIUM and DRIVER):
-        pytest.skip('Chromium or chromedriver is not installed (Debian: '
-                    'apt-get install chromium chromium-driver)')
-    webdriver = pytest.importorskip(
-        'selenium.webdriver', reason='Selenium (the test extra) is not '
-                                     'installed')
+        _missing('Chromium or chromedriver is not installed (Debian: '
+                 'apt-get install chromium chromium-driver)')
+    webdriver = _need('selenium.webdriver',
+                      'Selenium (the test extra) is not installed')
     from selenium.webdriver.chrome.service import Service
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -213,6 +231,15 @@ def browser():
         driver.quit()
 
 
+def _sources(browser, selector, count):
+    """The ``src`` of the elements ``selector`` finds, once there are
+    ``count`` of them, all with a source."""
+    from selenium.webdriver.common.by import By
+    found = [e.get_attribute('src') for e in
+             browser.find_elements(By.CSS_SELECTOR, selector)]
+    return found if len(found) == count and all(found) else None
+
+
 def _submit(browser, url, path):
     from selenium.webdriver.common.by import By
     browser.get(url)
@@ -220,8 +247,10 @@ def _submit(browser, url, path):
         By.CSS_SELECTOR, '#di-upload input[type=file]'), 60, 'the upload')
     upload[0].send_keys(path)
     name = os.path.basename(path)
-    _wait(lambda: name in browser.find_element(By.ID, 'di-upload').text, 60,
-          'the uploaded file listed')
+    # The page shows the name's stem and ending on separate lines.
+    _wait(lambda: name in browser.find_element(
+        By.ID, 'di-upload').text.replace('\n', ''), 60,
+        'the uploaded file listed')
     # Clicked from script: the layout may still be settling around it.
     browser.execute_script('arguments[0].click();',
                            browser.find_element(By.ID, 'di-run'))
@@ -253,19 +282,11 @@ def test_page_predicts_explains_and_reports_errors(files, server, browser,
     # The five traits' strips are in a closed accordion: open it.
     browser.execute_script('arguments[0].click();', browser.find_element(
         By.CSS_SELECTOR, '#di-strips button'))
-    images = _wait(lambda: [i.get_attribute('src') for i in
-                            browser.find_elements(By.CSS_SELECTOR, FIGURES)
-                            if i.get_attribute('src')], 60, 'the figures')
-    images = _wait(lambda: len(browser.find_elements(
-        By.CSS_SELECTOR, FIGURES)) == 2 + len(TRAITS) and [
-            i.get_attribute('src') for i in browser.find_elements(
-                By.CSS_SELECTOR, FIGURES)], 30, 'the strips of each trait')
-    video = _wait(lambda: [v.get_attribute('src') for v in
-                           browser.find_elements(By.CSS_SELECTOR,
-                                                 '#di-video video')
-                           if v.get_attribute('src')], 60, 'the video')
     # The contact sheet, the auditory map and the five traits' strips.
-    assert len(images) == 2 + len(TRAITS) and len(video) == 1
+    images = _wait(lambda: _sources(browser, FIGURES, 2 + len(TRAITS)), 60,
+                   'the figures')
+    video = _wait(lambda: _sources(browser, '#di-video video', 1), 60,
+                  'the video')
     for src in images + video:
         status, body = _fetch(src)
         assert status == 200 and len(body) > 1000, src

@@ -79,6 +79,7 @@ CSS = """
 .di-axis {font-size: 0.75em; opacity: 0.6;}
 .di-error {color: #b91c1c; font-weight: 600; padding: 6px 0;}
 .di-status {padding: 6px 0;}
+.di-warning {color: #b45309; padding: 2px 0;}
 .di-facts {width: 100%; border-collapse: collapse; font-size: 0.9em;
             margin-top: 8px;}
 .di-facts th, .di-facts td {padding: 3px 6px; border: none;
@@ -99,8 +100,13 @@ def error_html(message):
         html.escape(message))
 
 
-def status_html(message):
-    return '<div class="di-status">{}</div>'.format(html.escape(message))
+def status_html(message, warnings=()):
+    """A request's progress line, and its warnings (a damaged file, a
+    picture far from 16:9), one line each."""
+    return '<div class="di-status">{}</div>{}'.format(
+        html.escape(message), ''.join(
+            '<div class="di-warning">warning: {}</div>'.format(
+                html.escape(w)) for w in warnings))
 
 
 def traits_html(traits):
@@ -193,8 +199,10 @@ def build(session):
             return
         shown = (traits_html(result['traits']),
                  provenance_html(result, name))
+        warnings = [one_line(w, path, name) for w in result['warnings']]
         yield ((status_html('{}: traits done; drawing the activation '
-                            'maps...'.format(name)),) + shown + NOTHING[2:])
+                            'maps...'.format(name), warnings),) + shown +
+               NOTHING[2:])
         try:
             session.explain(path, result, video=make_video,
                             on_step=lambda text: progress(None, desc=text))
@@ -206,7 +214,7 @@ def build(session):
         note = result['note']
         figures = dict((caption, p) for caption, p in result['figures'])
         yield ((status_html('{}: done{}'.format(
-                    name, '; ' + note if note else '')),) + shown +
+                    name, '; ' + note if note else ''), warnings),) + shown +
                (figures.get('sheet'), figures.get('audio')) +
                tuple(figures.get(t) for t in TRAITS) + (result['video'],))
 

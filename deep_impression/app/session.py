@@ -97,8 +97,10 @@ class Session(object):
             dict: ``traits`` (float32 ``(5,)`` in [0, 1],
             :data:`~deep_impression.TRAITS` order), ``record`` (the
             ``predict`` record: video, traits, provenance), ``frames``
-            (frames the network ran), and for :meth:`explain` ``figures``
-            (empty), ``video`` and ``note`` (``None``).
+            (frames the network ran), ``warnings`` (one line each: a
+            damaged file, a far-from-16:9 picture, as ``predict`` prints
+            them), and for :meth:`explain` ``figures`` (empty), ``video``
+            and ``note`` (``None``).
 
         Raises:
             DeepImpressionError: the video or the weights cannot be used.
@@ -106,7 +108,7 @@ class Session(object):
         from deep_impression.inference.predict import predict_video
         if not path or not os.path.isfile(path):
             raise InputError('{}: no such file'.format(path or 'video'))
-        counted = [0]
+        counted, warnings = [0], []
 
         def frames_done(n):
             counted[0] += n
@@ -115,12 +117,13 @@ class Session(object):
         with self.lock:
             model = self.predictor()
             traits = predict_video(path, model, self.backend,
-                                   on_frames=frames_done)
+                                   on_frames=frames_done,
+                                   warn=warnings.append)
             record = dict(video=path)
             record.update(zip(TRAITS, (float(v) for v in traits)))
             record.update(self.provenance())
         return dict(traits=traits, record=record, frames=counted[0],
-                    figures=[], video=None, note=None)
+                    warnings=warnings, figures=[], video=None, note=None)
 
     def explain(self, path, result, video=True, on_step=None):
         """Add the ``explain`` figures of a video to :meth:`predict_video`'s
