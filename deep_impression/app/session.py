@@ -160,19 +160,11 @@ class Session(object):
             .encode('utf-8')).hexdigest()[:12]
         folder = self.output_dir('explain', key)
         stem = os.path.splitext(os.path.basename(path))[0] or 'video'
-        out = lambda suffix: os.path.join(folder, stem + suffix)  # noqa
-        result['figures'].append((
-            'sheet', figures.contact_sheet(e, out('_contact_sheet.png'))))
-        for t, name in enumerate(TRAITS):
-            result['figures'].append((name, figures.trait_strip(
-                e, t, out('_{}.png'.format(name)))))
-        result['figures'].append((
-            'audio', figures.audio_figure(e, out('_audio.png'))))
-        if video:
-            step('overlay video')
-            from deep_impression.visualizations.video import \
-                explanation_video
-            result['video'] = explanation_video(e, out('.mp4'))
+        step('drawing the figures' + (' and the overlay video' if video
+                                      else ''))
+        paths = figures.explanation_figures(e, folder, stem, video=video)
+        result['video'] = paths.pop('video', None)
+        result['figures'] = list(paths.items())
 
     def analyse_folder(self, folder, output=None, on_video=None):
         """Traits of every video under a folder, as ``predict --output
