@@ -334,8 +334,13 @@ def serve(session, host='127.0.0.1', port=7860, max_upload_mb=500):
     page = build(session)
     # One request at a time: the model already uses every core.
     page.queue(default_concurrency_limit=1)
-    page.launch(server_name=host, server_port=port, share=False,
-                max_file_size='{}mb'.format(max_upload_mb),
-                allowed_paths=[os.path.abspath(session.out)],
-                ssr_mode=False, footer_links=[], show_error=False,
-                theme=gr.themes.Default(**FONTS), css=CSS)
+    try:
+        page.launch(server_name=host, server_port=port, share=False,
+                    max_file_size=int(max_upload_mb * 1e6),
+                    allowed_paths=[os.path.abspath(session.out)],
+                    ssr_mode=False, footer_links=[], show_error=False,
+                    theme=gr.themes.Default(**FONTS), css=CSS)
+    except OSError as e:
+        # Gradio says so when the port is taken.
+        raise DeepImpressionError('app: cannot serve on {}:{} ({})'.format(
+            host, port, one_line(e))) from None

@@ -7,7 +7,8 @@ so the other commands never need it.
 import sys
 
 from deep_impression.commands._arguments import (add_device, add_model,
-                                                 add_weights)
+                                                 add_weights, positive_int,
+                                                 positive_number)
 from deep_impression.errors import DeepImpressionError
 
 LOOPBACK = ('127.0.0.1', 'localhost', '::1')
@@ -35,12 +36,13 @@ def add_parser(sub):
     p.add_argument('--host', default='127.0.0.1',
                    help='address to serve on (default 127.0.0.1: this '
                         'machine only)')
-    p.add_argument('--port', type=int, default=7860,
+    p.add_argument('--port', type=positive_int, default=7860,
                    help='port (default %(default)s)')
     p.add_argument('--out', metavar='DIR', default='runs/app',
                    help='where the app writes figures, videos and CSVs '
                         '(default: %(default)s)')
-    p.add_argument('--max-upload-mb', type=float, default=500, metavar='MB',
+    p.add_argument('--max-upload-mb', type=positive_number, default=500,
+                   metavar='MB',
                    help='largest upload accepted (default %(default)g MB)')
     return p
 
