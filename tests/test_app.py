@@ -100,7 +100,14 @@ def test_bad_folders_and_files_are_one_line_errors(files, tmp_path):
     d, weights, clip, fake = files
     session = Session(weights=weights, out=str(tmp_path / 'out'))
     (tmp_path / 'empty').mkdir()
+    silent = clips.make_clip(tmp_path / 'silent.mp4', seconds=1.2,
+                             audio=False)
+    short = clips.make_clip(tmp_path / 'short.mp4', seconds=0.5)
     for call, name in [
+            (lambda: session.predict_video(silent), 'silent.mp4'),
+            (lambda: session.predict_video(short), 'short.mp4'),
+            (lambda: Session(weights, model='per-trait').predict_video(clip),
+             'per-trait'),
             (lambda: session.analyse_folder(str(tmp_path / 'empty')),
              'empty'),
             (lambda: session.analyse_folder(str(tmp_path / 'nowhere')),
@@ -116,6 +123,20 @@ def test_bad_folders_and_files_are_one_line_errors(files, tmp_path):
     with pytest.raises(DeepImpressionError) as e:
         Session(weights=str(bad), out=str(tmp_path)).predict_video(clip)
     assert str(bad) in str(e.value)
+
+
+def test_warnings_reach_the_page_not_only_stderr(files, tmp_path):
+    from deep_impression.app.session import Session
+    d, weights, clip, fake = files
+    # A portrait clip stretched to 456x256: predicted, with the warning.
+    tall = clips.make_clip(tmp_path / 'tall.mp4', seconds=1.1,
+                           size=(90, 160))
+    result = Session(weights=weights, out=str(tmp_path)).predict_video(tall)
+    assert len(result['warnings']) == 1 and 'tall.mp4' in \
+        result['warnings'][0]
+    # Every frame at 25 frames/s ran, as ffmpeg counts them.
+    from deep_impression.media import count_frames
+    assert result['frames'] == count_frames(tall) > 20
 
 
 def test_other_commands_never_import_gradio():
