@@ -71,6 +71,7 @@ def output_stems(videos):
 
 
 def run(args):
+    from deep_impression.constants import TRAITS
     from deep_impression.visualizations import interpretation as figures
     from deep_impression.interpret.cam import explain_video, summary
     from deep_impression.models.weights import load_model
@@ -99,8 +100,18 @@ def run(args):
                     os.path.join(args.out, stem + '.json'), text)
                 print(path)
             continue
-        written = figures.explanation_figures(e, args.out, stem,
-                                              video=args.video).values()
+        written = [figures.contact_sheet(
+            e, os.path.join(args.out, stem + '_contact_sheet.png'))]
+        for t, name in enumerate(TRAITS):
+            written.append(figures.trait_strip(
+                e, t, os.path.join(args.out, '{}_{}.png'.format(stem, name))))
+        written.append(figures.audio_figure(
+            e, os.path.join(args.out, stem + '_audio.png')))
+        if args.video:
+            from deep_impression.visualizations.video import \
+                explanation_video
+            written.append(explanation_video(
+                e, os.path.join(args.out, stem + '.mp4')))
         for path in written:
             print(path)
     if failures:

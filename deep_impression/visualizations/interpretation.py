@@ -214,13 +214,15 @@ def explanation_figures(e, folder, stem, video=False):
 
     Returns:
         dict of paths, in writing order: ``'sheet'``, each trait's name,
-        ``'audio'`` and (with ``video``) ``'video'``.
+        ``'audio'`` (when there is an auditory map) and (with ``video``)
+        ``'video'``.
     """
     out = lambda suffix: os.path.join(folder, stem + suffix)  # noqa: E731
     paths = dict(sheet=contact_sheet(e, out('_contact_sheet.png')))
     for t, name in enumerate(TRAITS):
         paths[name] = trait_strip(e, t, out('_{}.png'.format(name)))
-    paths['audio'] = audio_figure(e, out('_audio.png'))
+    if e.audio_map.cam.shape[1]:   # a visual-only network has no audio map
+        paths['audio'] = audio_figure(e, out('_audio.png'))
     if video:
         from deep_impression.visualizations.video import explanation_video
         paths['video'] = explanation_video(e, out('.mp4'))
