@@ -17,8 +17,8 @@ PYTEST_ARGS ?=
 # `make install MPI=` leaves it out (those tests are then skipped).
 MPI    ?= 1
 comma  := ,
-# `app` too: tests/test_app.py runs the web page in Chromium.
-EXTRAS := test$(comma)app$(if $(MPI),$(comma)mpi,)
+# `app` and `app-test` too: tests/test_app.py runs the web page in Chromium.
+EXTRAS := test$(comma)app$(comma)app-test$(if $(MPI),$(comma)mpi,)
 
 .PHONY: install test test-paper reproduce clean
 

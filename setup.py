@@ -56,11 +56,12 @@ setup(
         # of ours, and is what the field's model demos use. 6.x: the page
         # passes its theme and styles to launch(), as Gradio 6 wants.
         'app': ['gradio>=6,<7'],
+        # The app's browser test (tests/test_app.py): Selenium drives the
+        # system's Chromium through its chromedriver (nothing downloaded).
+        'app-test': ['selenium>=4.11'],
         # scikit-image only for its bundled photograph of a face (tests).
         # docutils: README.rst must render with warnings as errors.
-        # selenium: tests/test_app.py drives the system's Chromium through
-        # its chromedriver (nothing is downloaded).
-        'test': ['pytest', 'scikit-image', 'docutils', 'selenium>=4.11'],
+        'test': ['pytest', 'scikit-image', 'docutils'],
     },
     entry_points={
         'console_scripts': ['deep-impression=deep_impression.cli:main'],

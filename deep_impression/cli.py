@@ -34,10 +34,10 @@ COMMANDS = (
     'evaluate',
     'export',
     'explain',
+    'app',
     'face_overlap',
     'units',
     'action_units',
-    'app',
 )
 
 
