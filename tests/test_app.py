@@ -235,7 +235,7 @@ def browser():
         _missing('Chromium or chromedriver is not installed (Debian: '
                  'apt-get install chromium chromium-driver)')
     webdriver = _need('selenium.webdriver',
-                      'Selenium (the test extra) is not installed')
+                      'Selenium (the app-test extra) is not installed')
     from selenium.webdriver.chrome.service import Service
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
