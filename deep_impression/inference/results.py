@@ -295,9 +295,9 @@ def resume_predictions(writer, videos, model, backend=None, fps=FPS,
         writer: a :class:`ResultsWriter`, not started.
         videos: video files (as :func:`~deep_impression.media.find_videos`
             gives them).
-        model, backend, fps, max_frames, decode, fit, strict,
-        show_progress: as :func:`~deep_impression.inference.predict.
-            predict_videos`.
+        model: as :func:`~deep_impression.inference.predict.predict_videos`,
+            and so are ``backend``, ``fps``, ``max_frames``, ``decode``,
+            ``fit``, ``strict`` and ``show_progress``.
 
     Returns:
         ``(todo, records)``: the videos still to predict, and an iterator
