@@ -2,10 +2,12 @@
 of the library, with the same calls as the command line.
 
 * one video: :func:`~deep_impression.inference.predict.predict_video` on
-  the chosen backend, then :func:`~deep_impression.interpret.cam.
-  explain_video` and the ``explain`` figures and overlay video;
-* a folder: :func:`~deep_impression.inference.results.resume_predictions`,
-  the resumable batch of ``predict --output FILE.csv``.
+  the chosen backend, then
+  :func:`~deep_impression.interpret.cam.explain_video` and the ``explain``
+  figures and overlay video;
+* a folder:
+  :func:`~deep_impression.inference.results.resume_predictions`, the
+  resumable batch of ``predict --output FILE.csv``.
 
 Bad input raises :class:`~deep_impression.errors.DeepImpressionError`
 with the command line's one-line message; the page shows it.
