@@ -261,20 +261,35 @@ def _sources(browser, selector, count):
     return found if len(found) == count and all(found) else None
 
 
+def _on_element(browser, css, action, timeout, what):
+    """Run ``action(element)`` on the first element ``css`` finds, again
+    while the page is still rendering it (missing or replaced)."""
+    from selenium.common.exceptions import (NoSuchElementException,
+                                            StaleElementReferenceException)
+    from selenium.webdriver.common.by import By
+
+    def attempt():
+        try:
+            action(browser.find_element(By.CSS_SELECTOR, css))
+            return True
+        except (NoSuchElementException, StaleElementReferenceException):
+            return False
+    _wait(attempt, timeout, what)
+
+
 def _submit(browser, url, path):
     from selenium.webdriver.common.by import By
     browser.get(url)
-    upload = _wait(lambda: browser.find_elements(
-        By.CSS_SELECTOR, '#di-upload input[type=file]'), 60, 'the upload')
-    upload[0].send_keys(path)
+    _on_element(browser, '#di-upload input[type=file]',
+                lambda e: e.send_keys(path), 60, 'the upload')
     name = os.path.basename(path)
     # The page shows the name's stem and ending on separate lines.
     _wait(lambda: name in browser.find_element(
         By.ID, 'di-upload').text.replace('\n', ''), 60,
         'the uploaded file listed')
     # Clicked from script: the layout may still be settling around it.
-    browser.execute_script('arguments[0].click();',
-                           browser.find_element(By.ID, 'di-run'))
+    _on_element(browser, '#di-run', lambda e: browser.execute_script(
+        'arguments[0].click();', e), 30, 'the button')
 
 
 def test_page_predicts_explains_and_reports_errors(files, server, browser,
@@ -301,8 +316,8 @@ def test_page_predicts_explains_and_reports_errors(files, server, browser,
           240, 'the explanation')
     to_maps = time.time() - start
     # The five traits' strips are in a closed accordion: open it.
-    browser.execute_script('arguments[0].click();', browser.find_element(
-        By.CSS_SELECTOR, '#di-strips button'))
+    _on_element(browser, '#di-strips button', lambda e: browser.execute_script(
+        'arguments[0].click();', e), 30, 'the accordion')
     # The contact sheet, the auditory map and the five traits' strips.
     images = _wait(lambda: _sources(browser, FIGURES, 2 + len(TRAITS)), 60,
                    'the figures')
