@@ -15,18 +15,6 @@ def positive_int(text):
     return value
 
 
-def positive_number(text):
-    """argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(
-            'expected a positive number, got {!r}'.format(text))
-    return value
-
-
 def add_weights(parser, help_prefix='release-format weight file'):
     """``--weights FILE``, defaulting to $DEEP_IMPRESSION_WEIGHTS or
     weights/model (see

@@ -7,8 +7,7 @@ so the other commands never need it.
 import sys
 
 from deep_impression.commands._arguments import (add_device, add_model,
-                                                 add_weights, positive_int,
-                                                 positive_number)
+                                                 add_weights, positive_int)
 from deep_impression.errors import DeepImpressionError
 
 LOOPBACK = ('127.0.0.1', 'localhost', '::1')
@@ -41,14 +40,16 @@ def add_parser(sub):
     p.add_argument('--out', metavar='DIR', default='runs/app',
                    help='where the app writes figures, videos and CSVs '
                         '(default: %(default)s)')
-    p.add_argument('--max-upload-mb', type=positive_number, default=500,
-                   metavar='MB',
+    p.add_argument('--max-upload-mb', type=float, default=500, metavar='MB',
                    help='largest upload accepted (default %(default)g MB)')
     return p
 
 
 def run(args):
     import importlib.util
+    if not 0 < args.max_upload_mb < float('inf'):
+        raise DeepImpressionError('--max-upload-mb: must be a positive '
+                                  'number, got {}'.format(args.max_upload_mb))
     # Only looked for: the page sets Gradio's settings before importing it.
     if importlib.util.find_spec('gradio') is None:
         raise DeepImpressionError(
