@@ -17,7 +17,8 @@ PYTEST_ARGS ?=
 # `make install MPI=` leaves it out (those tests are then skipped).
 MPI    ?= 1
 comma  := ,
-EXTRAS := test$(if $(MPI),$(comma)mpi,)
+# `app` and `app-test` too: tests/test_app.py runs the web page in Chromium.
+EXTRAS := test$(comma)app$(comma)app-test$(if $(MPI),$(comma)mpi,)
 
 # make test-gpu: the device tests (tests/devices.py) and the end-to-end GPU
 # tests (tests/test_gpu.py) on @cupy:0 only; without a GPU each is skipped

@@ -55,6 +55,14 @@ setup(
         # has to be installed system-wide. On a cluster, build mpi4py
         # against the cluster's own MPI instead (docs/guide/distributed.rst).
         'mpi': ['mpi4py>=4', 'mpich'],
+        # `deep-impression app`: Gradio serves the local web page (upload,
+        # progress, figures, video, tables) without a line of JavaScript
+        # of ours, and is what the field's model demos use. 6.x: the page
+        # passes its theme and styles to launch(), as Gradio 6 wants.
+        'app': ['gradio>=6,<7'],
+        # The app's browser test (tests/test_app.py): Selenium drives the
+        # system's Chromium through its chromedriver (nothing downloaded).
+        'app-test': ['selenium>=4.11'],
         # scikit-image only for its bundled photograph of a face (tests).
         # docutils: README.rst must render with warnings as errors.
         # sphinx: the documentation site (docs/, `make docs`), which the

@@ -36,6 +36,7 @@ COMMANDS = (
     'compare',
     'export',
     'explain',
+    'app',
     'face_overlap',
     'units',
     'action_units',

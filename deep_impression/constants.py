@@ -29,3 +29,14 @@ FRAME_CROP = 224
 FRAME_CHUNK = 256
 #: Inputs shorter than this are refused by :func:`predict_video`.
 MIN_AUDIO_SECONDS = 1.0
+
+#: One-line meanings of the five traits (the Big Five, as the raters of the
+#: ChaLearn First Impressions data judged them), in :data:`TRAITS` order;
+#: shown beside the predictions in the web app.
+TRAIT_MEANINGS = (
+    'outgoing, talkative, energetic (against reserved, quiet)',
+    'warm, trusting, cooperative (against critical, cold)',
+    'organised, careful, dependable (against careless, spontaneous)',
+    'anxious, tense, easily upset (against calm, secure)',
+    'curious, imaginative, open to new ideas (against conventional)',
+)

@@ -101,9 +101,8 @@ def _load_post_challenge(args, backend):
 
 def run(args):
     from deep_impression.inference.backends import load_backend
-    from deep_impression.inference.predict import (iter_predictions,
-                                                   provenance)
-    from deep_impression.inference.results import ResultsWriter, format_for
+    from deep_impression.inference.results import (ResultsWriter, format_for,
+                                                   resume_predictions)
     from deep_impression.media import find_videos
     fmt = format_for(args.output, args.format)
     # The output location is checked (and a file to resume read) before
@@ -118,11 +117,9 @@ def run(args):
                              device=args.device, cache=args.onnx_cache)
     else:
         model = _load_post_challenge(args, backend)
-    info = provenance(model, backend, args.fps, args.max_frames,
-                      decode=args.decode, fit=args.fit)
-    writer.start(info)
-    done = writer.done
-    todo = [v for v in videos if v not in done]
+    todo, records = resume_predictions(
+        writer, videos, model, backend, args.fps, args.max_frames,
+        decode=args.decode, fit=args.fit, strict=args.strict)
     if len(todo) < len(videos):
         print('deep-impression: {} of {} videos already in {}, skipped '
               '(--overwrite predicts them again)'.format(
@@ -130,15 +127,10 @@ def run(args):
               file=sys.stderr)
     failures = len(empty)
     try:
-        for record in iter_predictions(todo, model, backend, args.fps,
-                                       args.max_frames, show_progress=None,
-                                       decode=args.decode, fit=args.fit,
-                                       strict=args.strict):
+        for record in records:
             if record['error']:
                 failures += 1
                 _error(record['error'])
-            else:
-                writer.add(record)
     finally:
         writer.close()
     if failures:

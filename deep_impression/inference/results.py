@@ -26,9 +26,10 @@ import sys
 import tempfile
 
 from deep_impression import fileio
-from deep_impression.constants import TRAITS
+from deep_impression.constants import FPS, TRAITS
 from deep_impression.errors import DeepImpressionError
-from deep_impression.inference.predict import PROVENANCE
+from deep_impression.inference.predict import (PROVENANCE, iter_predictions,
+                                               provenance)
 
 #: Columns of the CSV file and keys of each JSON record, in order.
 FIELDS = ('video',) + TRAITS + PROVENANCE
@@ -303,3 +304,44 @@ def _csv_text(rows):
     out = io.StringIO()
     csv.writer(out, lineterminator='\n').writerows(rows)
     return out.getvalue()
+
+
+def resume_predictions(writer, videos, model, backend=None, fps=FPS,
+                       max_frames=None, decode='package', fit='stretch',
+                       strict=False, show_progress=None):
+    """Predict the videos that ``writer``'s file does not hold yet.
+
+    The batch of ``deep-impression predict --output`` and of the web app's
+    folder tab: the file's settings are checked against this run's
+    provenance (:meth:`ResultsWriter.start`), the videos it already holds
+    are skipped, and each video predicted is added to it as it finishes
+    (:func:`~deep_impression.inference.predict.iter_predictions`). The
+    caller closes ``writer``.
+
+    Args:
+        writer: a :class:`ResultsWriter`, not started.
+        videos: video files (as :func:`~deep_impression.media.find_videos`
+            gives them).
+        model: as :func:`~deep_impression.inference.predict.predict_videos`,
+            and so are ``backend``, ``fps``, ``max_frames``, ``decode``,
+            ``fit``, ``strict`` and ``show_progress``.
+
+    Returns:
+        ``(todo, records)``: the videos still to predict, and an iterator
+        over their records (a failed video's record has ``error`` and is
+        not written).
+    """
+    writer.start(provenance(model, backend, fps, max_frames, decode=decode,
+                            fit=fit))
+    done = writer.done
+    todo = [v for v in videos if v not in done]
+
+    def records():
+        for record in iter_predictions(todo, model, backend, fps, max_frames,
+                                       show_progress=show_progress,
+                                       decode=decode, fit=fit,
+                                       strict=strict):
+            if not record['error']:
+                writer.add(record)
+            yield record
+    return todo, records()

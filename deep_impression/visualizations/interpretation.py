@@ -207,6 +207,34 @@ def audio_figure(e, path):
     return save_figure(fig, path)
 
 
+def explanation_figures(e, folder, stem, video=False):
+    """Every picture of one explanation, as ``deep-impression explain``
+    writes them: ``<stem>_contact_sheet.png``, ``<stem>_<trait>.png`` for
+    each trait, ``<stem>_audio.png`` and, with ``video``, ``<stem>.mp4``
+    (:func:`~deep_impression.visualizations.video.explanation_video`).
+
+    Args:
+        e: an :class:`~deep_impression.interpret.cam.Explanation`.
+        folder: an existing folder.
+        stem: the start of each file name.
+
+    Returns:
+        dict of paths, in writing order: ``'sheet'``, each trait's name,
+        ``'audio'`` (when there is an auditory map) and (with ``video``)
+        ``'video'``.
+    """
+    out = lambda suffix: os.path.join(folder, stem + suffix)  # noqa: E731
+    paths = dict(sheet=contact_sheet(e, out('_contact_sheet.png')))
+    for t, name in enumerate(TRAITS):
+        paths[name] = trait_strip(e, t, out('_{}.png'.format(name)))
+    if e.audio_map.cam.shape[1]:   # a visual-only network has no audio map
+        paths['audio'] = audio_figure(e, out('_audio.png'))
+    if video:
+        from deep_impression.visualizations.video import explanation_video
+        paths['video'] = explanation_video(e, out('.mp4'))
+    return paths
+
+
 def draw_box(ax, box, color='lime', lw=1.5, ls='-'):
     """Draw ``(x0, y0, x1, y1)`` on an axis."""
     x0, y0, x1, y1 = box
