@@ -158,3 +158,20 @@ def test_batch_larger_than_the_training_set_is_refused(tmp_path,
         clips_in_store) in err
     assert not os.path.exists(cache_root)
     assert not os.path.exists(os.path.join(run, 'config.json'))
+
+
+def test_batch_a_few_times_the_training_set_is_a_warning(capsys):
+    """Up to MAX_EPOCHS_PER_UPDATE epochs per update (the paper-scale test's
+    32 over 8 clips) is allowed with one warning line; one more clip's worth
+    is refused."""
+    from deep_impression.errors import InputError
+    from deep_impression.training.config import (MAX_EPOCHS_PER_UPDATE,
+                                                 check_batch_size)
+    assert check_batch_size(8, 8, 'store') == 8
+    assert capsys.readouterr().err == ''
+    assert check_batch_size(4 * 8, 8, 'store') == 32
+    assert capsys.readouterr().err == (
+        'deep-impression: warning: store: --batchsize 32 is larger than its '
+        '8 training clips: one update spans 4 epochs\n')
+    with pytest.raises(InputError, match='--batchsize 33 is larger'):
+        check_batch_size(MAX_EPOCHS_PER_UPDATE * 8 + 1, 8, 'store')
