@@ -40,3 +40,7 @@ TRAIT_MEANINGS = (
     'anxious, tense, easily upset (against calm, secure)',
     'curious, imaginative, open to new ideas (against conventional)',
 )
+
+#: Bootstrap resamples of the clips behind every metric's interval
+#: (:mod:`deep_impression.evaluation.metrics`).
+BOOTSTRAP_RESAMPLES = 1000

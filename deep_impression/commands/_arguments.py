@@ -100,7 +100,7 @@ def add_model(parser, help=None):
 def add_bootstrap(parser):
     """``--resamples N`` and ``--seed S`` of the bootstrap intervals
     (:mod:`deep_impression.evaluation.metrics`)."""
-    from deep_impression.evaluation.metrics import RESAMPLES
+    from deep_impression.constants import BOOTSTRAP_RESAMPLES as RESAMPLES
     parser.add_argument('--resamples', type=positive_int, default=RESAMPLES,
                         metavar='N',
                         help='bootstrap resamples of the clips (default '
