@@ -70,11 +70,21 @@ def test_build_constraint_keeps_pkg_resources():
 
 
 def _copy_source(dest):
-    """The checkout's source tree without environments, builds or data."""
-    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(
-        '.git', '.venv', 'build', 'dist', '*.egg-info', 'runs', 'data',
-        'weights', '__pycache__', '.pytest_cache', '*.onnx', '*.npz',
-        '*.mp4'))
+    """The checkout's source tree without environments, builds or data.
+
+    ``runs``, ``data`` and ``weights`` are left out at the top only: the
+    package's own ``deep_impression/data`` must travel (a pattern for any
+    folder named ``data`` once dropped it, and the wheel then lacked it)."""
+    anywhere = shutil.ignore_patterns(
+        '.git', '.venv', 'build', 'dist', '*.egg-info', '__pycache__',
+        '.pytest_cache', '*.onnx', '*.npz', '*.mp4')
+
+    def ignore(folder, names):
+        left_out = set(anywhere(folder, names))
+        if os.path.samefile(folder, ROOT):
+            left_out |= {'runs', 'data', 'weights'} & set(names)
+        return left_out
+    shutil.copytree(ROOT, dest, ignore=ignore)
 
 
 @pytest.mark.slow
