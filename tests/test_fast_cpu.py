@@ -244,3 +244,46 @@ def test_plain_path_when_off_or_not_numpy_float32():
         with chainer.using_config('train', False):
             h = fast_cpu.batch_normalization(bn, y)
         assert not isinstance(h.creator, fast_cpu.BatchNormalization)
+
+
+class _NodeTypes(chainer.FunctionHook):
+    name = 'node_types'
+
+    def __init__(self):
+        self.seen = set()
+
+    def forward_preprocess(self, function, in_data):
+        self.seen.add(type(function))
+
+
+def _one_update(fast, path):
+    """One Updater step on two tiny examples; the node types it ran and
+    the network's snapshot (key -> shape, dtype) saved after it."""
+    from deep_impression.training.updater import Regressor, Updater
+    rng = numpy.random.RandomState(0)
+    examples = [(rng.uniform(-1, 1, (1, 1, 900)).astype(numpy.float32),
+                 rng.uniform(0, 255, (3, 32, 32)).astype(numpy.float32),
+                 rng.uniform(0, 1, 5).astype(numpy.float32))
+                for _ in range(2)]
+    numpy.random.seed(0)
+    net = AudiovisualNetwork()
+    optimizer = chainer.optimizers.Adam()
+    optimizer.setup(Regressor(net))
+    updater = Updater(chainer.iterators.SerialIterator(examples, 2),
+                      optimizer, fast_cpu=fast)
+    with _NodeTypes() as hook:
+        updater.update()
+    chainer.serializers.save_npz(str(path), net)
+    with numpy.load(str(path)) as saved:
+        return hook.seen, {k: (saved[k].shape, saved[k].dtype)
+                           for k in saved.files}
+
+
+def test_updater_switch_and_unchanged_snapshot_format(tmp_path):
+    fast_types = {fast_cpu.Convolution2D, fast_cpu.BatchNormalization,
+                  fast_cpu.MaxPooling2D}
+    seen_on, saved_on = _one_update(True, tmp_path / 'on.npz')
+    seen_off, saved_off = _one_update(False, tmp_path / 'off.npz')
+    assert fast_types <= seen_on
+    assert not fast_types & seen_off
+    assert saved_on == saved_off and len(saved_on) > 200

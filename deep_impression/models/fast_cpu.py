@@ -268,7 +268,7 @@ class MaxPooling2D(function_node.FunctionNode):
             v = xp[:, :, _offset(i, sh, oh), _offset(j, sw, ow)]
             better = v > y
             numpy.copyto(y, v, where=better)
-            self.winner[better] = k
+            numpy.copyto(self.winner, k, where=better)
         return y.transpose(1, 0, 2, 3),
 
     def backward(self, indexes, grad_outputs):

@@ -129,8 +129,10 @@ def default_config():
     6000/2000/2000 clips of 15 s, 1280x720 at 30 frames/s), ``preprocess``
     (456x256 frames), ``train`` (the keyword arguments of
     :func:`~deep_impression.training.trainer.train`: 900 epochs, batches
-    of 32, 50176-sample and 224x224 crops, every validation frame) and
-    ``evaluate``; a configuration file changes some of them.
+    of 32, 50176-sample and 224x224 crops, every validation frame; also
+    ``fast_cpu``, the switch of
+    :mod:`~deep_impression.models.fast_cpu`, which changes speed, not
+    results) and ``evaluate``; a configuration file changes some of them.
     """
     return dict(
         name='the paper\'s settings', about='',
@@ -140,7 +142,7 @@ def default_config():
         train=dict(epochs=EPOCHS, batch_size=BATCH_SIZE,
                    audio_crop=AUDIO_CROP, frame_crop=FRAME_CROP,
                    validation_max_frames=None, alpha=ADAM['alpha'],
-                   snapshot_every=10, seed=0, loaders=2),
+                   snapshot_every=10, seed=0, loaders=2, fast_cpu=True),
         evaluate=dict(max_frames=None, splits=['validation', 'test']),
         min_margin_over_constant=None)
 

@@ -111,7 +111,7 @@ def _challenge_config(init):
 
 def train_per_trait(data_dir, out, init, epochs=None, device=None,
                     resume_run=False, loaders=2, progress_bar=None,
-                    traits=TRAITS):
+                    traits=TRAITS, fast_cpu=True):
     """Fine-tune one network per trait into ``out/<trait>/``.
 
     Each ``out/<trait>/`` is a run directory as ``deep-impression train``
@@ -130,6 +130,8 @@ def train_per_trait(data_dir, out, init, epochs=None, device=None,
             run's schedule).
         traits: the traits to train (default all five; e.g. one per
             machine).
+        fast_cpu: the switch of the fast CPU path (see
+            :func:`~deep_impression.training.trainer.train`).
 
     Returns:
         dict: ``model`` (``out``, for
@@ -167,7 +169,7 @@ def train_per_trait(data_dir, out, init, epochs=None, device=None,
             batch_size=config['batch_size'],
             device=device, seed=config['seed'], loaders=loaders,
             snapshot_every=config['snapshot_every'], alpha=alpha,
-            progress_bar=progress_bar, ends=ends,
+            progress_bar=progress_bar, ends=ends, fast_cpu=fast_cpu,
             note='Fine-tuned for {} from {}.'.format(trait, init))
         run_trainer(trainer, resume_run)
         save_weights(net, paths[trait])

@@ -54,7 +54,7 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
                  loaders=2, snapshot_every=10, keep_snapshots=2,
                  alpha=ADAM['alpha'], progress_bar=None, note=None,
                  random_states=None, communicator=None, ends=None, loss=None,
-                 make_updater=None):
+                 make_updater=None, fast_cpu=True):
     """A Chainer ``Trainer`` for the paper's training (§2.2).
 
     With a ChainerMN ``communicator`` this is one rank of a distributed
@@ -98,6 +98,8 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
             :class:`Regressor` of ``model``).
         make_updater: ``make_updater(iterator, optimizer, device)`` (default
             :class:`Updater`), e.g. truncated backpropagation through time.
+        fast_cpu: the default :class:`Updater`'s switch of the fast CPU
+            path (:mod:`~deep_impression.models.fast_cpu`).
         validation may also be a ready Chainer ``Evaluator`` extension
         (reporting ``validation/accuracy/*`` and keeping ``last``).
 
@@ -125,7 +127,11 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
                                                      regressor)
     order_rng = numpy.random.RandomState(seed)
     iterator = _iterator(train_data, batch_size, seed, order_rng, loaders)
-    updater = (make_updater or Updater)(iterator, optimizer, device=device)
+    if make_updater is None:
+        updater = Updater(iterator, optimizer, device=device,
+                          fast_cpu=fast_cpu)
+    else:
+        updater = make_updater(iterator, optimizer, device=device)
     rank0 = comm is None or comm.rank == 0
     if rank0:
         os.makedirs(os.path.join(out, REPORTS_DIR), exist_ok=True)
@@ -292,7 +298,7 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
           frame_crop=FRAME_CROP, validation_max_frames=None,
           alpha=ADAM['alpha'], loaders=2, snapshot_every=10,
           validate=True, progress_bar=None, extend=None, communicator=None,
-          experiment=None):
+          experiment=None, fast_cpu=True):
     """Train the network on a clip store; what ``deep-impression train`` runs.
 
     Writes into ``out``: ``config.json``, snapshots, ``log``,
@@ -317,6 +323,10 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
         experiment: the experiment's whole configuration
             (:func:`~deep_impression.training.config.load_config`),
             recorded in ``config.json`` as ``experiment``.
+        fast_cpu: train through the fast CPU path
+            (:mod:`~deep_impression.models.fast_cpu`; NumPy arrays only,
+            a GPU run is unchanged); False: Chainer's own functions. Not
+            part of the run's settings: a run may resume with either.
         (others: see :func:`make_trainer` and :func:`run_config`.)
 
     Returns:
@@ -379,7 +389,7 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
         device=device, seed=seed, validation=validation, loaders=loaders,
         snapshot_every=snapshot_every, alpha=alpha,
         progress_bar=progress_bar, note=deviations(config),
-        communicator=comm)
+        communicator=comm, fast_cpu=fast_cpu)
     model = trainer.updater.get_optimizer('main').target.predictor
     if extend is not None:
         extend(trainer)
