@@ -287,3 +287,24 @@ def test_updater_switch_and_unchanged_snapshot_format(tmp_path):
     assert fast_types <= seen_on
     assert not fast_types & seen_off
     assert saved_on == saved_off and len(saved_on) > 200
+
+
+@pytest.mark.parametrize('argv,want', [([], True), (['--fast-cpu', 'off'],
+                                                    False),
+                                       (['--fast-cpu', 'on'], True),
+                                       (['--set', 'train.fast_cpu=false'],
+                                        False)])
+def test_train_command_switch(argv, want):
+    from deep_impression.cli import build_parser
+    from deep_impression.commands import train
+    args = build_parser().parse_args(['train', 'store', '--out', 'run'] +
+                                     argv)
+    assert train._config(args)['train']['fast_cpu'] is want
+
+
+def test_train_command_refuses_other_values(capsys):
+    from deep_impression.cli import build_parser
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(['train', 'store', '--out', 'run',
+                                   '--fast-cpu', 'yes'])
+    assert "expected on or off, got 'yes'" in capsys.readouterr().err
