@@ -81,18 +81,12 @@ def benchmark(size, reps):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--sizes', nargs='+', default=['paper', 'quick'],
-                   choices=sorted(training_cost.SIZES))
+    training_cost.add_arguments(p)
     p.add_argument('--reps', type=int, default=5,
                    help='timed updates per path and size (default 5)')
-    p.add_argument('--blas-threads', type=int, default=None, metavar='N',
-                   help='limit OpenBLAS to N threads (default: as is)')
-    p.add_argument('--json', default=None, help='write the results here')
     args = p.parse_args(argv)
-    quiet = training_cost.is_quiet()
-    result = dict(training_cost.provenance(quiet), reps=args.reps,
-                  blas_threads=args.blas_threads, pytorch=pytorch_status(),
-                  sizes={})
+    result, quiet = training_cost.new_result(args, reps=args.reps,
+                                             pytorch=pytorch_status())
     with training_cost.blas_threads(args.blas_threads):
         for name in args.sizes:
             size = training_cost.SIZES[name]

@@ -151,8 +151,7 @@ def profile(size, fast, steps, clock):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--sizes', nargs='+', default=['paper', 'quick'],
-                   choices=sorted(training_cost.SIZES))
+    training_cost.add_arguments(p)
     p.add_argument('--steps', type=int, default=2,
                    help='timed updates per size and path (default 2)')
     p.add_argument('--paths', nargs='+', default=['plain', 'fast'],
@@ -162,13 +161,9 @@ def main(argv=None):
                         'synthetic one, made in a temporary folder)')
     p.add_argument('--clock', default='wall', choices=sorted(CLOCKS),
                    help='wall-clock (default) or processor time (cpu)')
-    p.add_argument('--blas-threads', type=int, default=None, metavar='N',
-                   help='limit OpenBLAS to N threads (default: as is)')
-    p.add_argument('--json', default=None, help='write the results here')
     args = p.parse_args(argv)
-    quiet = training_cost.is_quiet()
-    result = dict(training_cost.provenance(quiet), steps=args.steps,
-                  clock=args.clock, blas_threads=args.blas_threads, sizes={})
+    result, quiet = training_cost.new_result(args, steps=args.steps,
+                                             clock=args.clock)
     with training_cost.blas_threads(args.blas_threads):
         _profile_sizes(args, result)
     if not quiet:

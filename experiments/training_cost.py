@@ -177,6 +177,26 @@ def is_quiet():
     return hasattr(os, 'getloadavg') and os.getloadavg()[0] < 0.5
 
 
+def add_arguments(parser):
+    """``--sizes``, ``--blas-threads`` and ``--json``, which both scripts
+    take."""
+    parser.add_argument('--sizes', nargs='+', default=['paper', 'quick'],
+                        choices=sorted(SIZES))
+    parser.add_argument('--blas-threads', type=int, default=None,
+                        metavar='N',
+                        help='limit OpenBLAS to N threads (default: as is)')
+    parser.add_argument('--json', default=None,
+                        help='write the results here')
+
+
+def new_result(args, **settings):
+    """A result's provenance, ``blas_threads`` and ``settings``, with an
+    empty ``sizes``; and whether the machine is quiet."""
+    quiet = is_quiet()
+    return dict(provenance(quiet), blas_threads=args.blas_threads,
+                sizes={}, **settings), quiet
+
+
 def blas_threads(n):
     """A context limiting BLAS to ``n`` threads (None: unchanged), through
     threadpoolctl (which scikit-learn brings)."""

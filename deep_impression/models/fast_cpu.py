@@ -158,12 +158,26 @@ class Convolution2D(function_node.FunctionNode):
         n = self.x_shape[0]
         gy = _channel_major(grad_outputs[0].array)      # (O, N * OH * OW)
         grads = {}
-        if 0 in indexes:
+        (ph, pw), (h, w) = self.pad, self.x_shape[2:]
+        if 0 in indexes and self.stride == (1, 1) and ph < kh and pw < kw:
+            # Stride 1: the input gradient is the correlation of gy, padded
+            # by k - 1 - pad, with the flipped kernel: one more patch
+            # matrix and a GEMM with K = O * kh * kw, instead of a GEMM with
+            # K = O and kh * kw strided sums into the input.
+            pad = (kh - 1 - ph, kw - 1 - pw)
+            gyp = _padded(grad_outputs[0].array, pad,
+                          (self.out_size[0] + 2 * pad[0],
+                           self.out_size[1] + 2 * pad[1]), 0)
+            gcol = numpy.ascontiguousarray(_windows(
+                gyp, (kh, kw), (1, 1), (h, w))).reshape(o * kh * kw, -1)
+            flipped = numpy.ascontiguousarray(
+                W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(c, -1)
+            grads[0] = _as_nchw(numpy.matmul(flipped, gcol), n, h, w)
+        elif 0 in indexes:
             gcol = numpy.matmul(W.reshape(o, -1).T, gy).reshape(
                 (c, kh, kw, n) + self.out_size)
             gxp = _scatter_windows(gcol, (kh, kw), self.stride,
                                    self.padded_size)
-            (ph, pw), (h, w) = self.pad, self.x_shape[2:]
             grads[0] = gxp[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3)
         if 1 in indexes:
             grads[1] = numpy.matmul(gy, self.col.T).reshape(W.shape)
