@@ -98,6 +98,18 @@ def _windows(xp, ksize, stride, out_size):
         (sc, sy, sx, sn, sy * sh, sx * sw), writeable=False)
 
 
+def _patches(xp, ksize, stride, out_size):
+    """The patch matrix ``(C * kh * kw, N * OH * OW)`` of a channel-major
+    padded ``xp``: :func:`_windows` copied in C order."""
+    view = _windows(xp, ksize, stride, out_size)
+    out = numpy.empty(view.shape, dtype=xp.dtype)
+    # copyto walks the destination's order; ascontiguousarray would follow
+    # the view's smallest strides (the kernel's, for a strided layer) and
+    # copy a few elements at a time, several times slower.
+    numpy.copyto(out, view)
+    return out.reshape(view.shape[0] * view.shape[1] * view.shape[2], -1)
+
+
 def _offset(k, s, o):
     """The slice of input rows that window offset ``k`` reads for ``o``
     outputs at stride ``s``."""
@@ -144,9 +156,7 @@ class Convolution2D(function_node.FunctionNode):
             xp = _padded(x, self.pad, self.padded_size, 0)
         # The one copy: (C, kh, kw, N, OH, OW) in the GEMM's row-major
         # (C * kh * kw, N * OH * OW) layout, kept for the weight gradient.
-        self.col = numpy.ascontiguousarray(_windows(
-            xp, (kh, kw), self.stride, self.out_size)).reshape(
-                c * kh * kw, -1)
+        self.col = _patches(xp, (kh, kw), self.stride, self.out_size)
         y = numpy.matmul(W.reshape(o, -1), self.col)
         y += b[:, None]
         return _as_nchw(y, n, *self.out_size),
@@ -168,8 +178,7 @@ class Convolution2D(function_node.FunctionNode):
             gyp = _padded(grad_outputs[0].array, pad,
                           (self.out_size[0] + 2 * pad[0],
                            self.out_size[1] + 2 * pad[1]), 0)
-            gcol = numpy.ascontiguousarray(_windows(
-                gyp, (kh, kw), (1, 1), (h, w))).reshape(o * kh * kw, -1)
+            gcol = _patches(gyp, (kh, kw), (1, 1), (h, w))
             flipped = numpy.ascontiguousarray(
                 W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(c, -1)
             grads[0] = _as_nchw(numpy.matmul(flipped, gcol), n, h, w)
