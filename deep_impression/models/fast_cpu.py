@@ -38,6 +38,8 @@ passes are first order only (no double backpropagation), which is all
 training needs.
 """
 
+import collections
+
 from deep_impression import _compat  # noqa: F401  (before chainer)
 
 import chainer
@@ -98,11 +100,40 @@ def _windows(xp, ksize, stride, out_size):
         (sc, sy, sx, sn, sy * sh, sx * sw), writeable=False)
 
 
+class _Buffers(object):
+    """Patch matrices no longer needed, by shape, for the next step.
+
+    A training step builds the same large patch matrices every time (about
+    2 GB at the paper's sizes); fresh ones cost the kernel a page fault and
+    a zeroed page for every 4 KiB. Holds at most what one step had alive
+    at once; :func:`release_buffers` empties it.
+    """
+
+    def __init__(self):
+        self.free = collections.defaultdict(list)
+
+    def take(self, shape, dtype):
+        free = self.free.get((shape, dtype))
+        return free.pop() if free else numpy.empty(shape, dtype=dtype)
+
+    def give(self, array):
+        self.free[(array.shape, array.dtype)].append(array)
+
+
+_BUFFERS = _Buffers()
+
+
+def release_buffers():
+    """Free the patch matrices kept for reuse (e.g. after training)."""
+    _BUFFERS.free.clear()
+
+
 def _patches(xp, ksize, stride, out_size):
     """The patch matrix ``(C * kh * kw, N * OH * OW)`` of a channel-major
-    padded ``xp``: :func:`_windows` copied in C order."""
+    padded ``xp``: :func:`_windows` copied in C order, into a buffer of
+    :data:`_BUFFERS` (hand it back with ``_BUFFERS.give`` when done)."""
     view = _windows(xp, ksize, stride, out_size)
-    out = numpy.empty(view.shape, dtype=xp.dtype)
+    out = _BUFFERS.take(view.shape, xp.dtype)
     # copyto walks the destination's order; ascontiguousarray would follow
     # the view's smallest strides (the kernel's, for a strided layer) and
     # copy a few elements at a time, several times slower.
@@ -182,6 +213,7 @@ class Convolution2D(function_node.FunctionNode):
             flipped = numpy.ascontiguousarray(
                 W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(c, -1)
             grads[0] = _as_nchw(numpy.matmul(flipped, gcol), n, h, w)
+            _BUFFERS.give(gcol.base)
         elif 0 in indexes:
             gcol = numpy.matmul(W.reshape(o, -1).T, gy).reshape(
                 (c, kh, kw, n) + self.out_size)
@@ -192,7 +224,8 @@ class Convolution2D(function_node.FunctionNode):
             grads[1] = numpy.matmul(gy, self.col.T).reshape(W.shape)
         if 2 in indexes:
             grads[2] = gy.sum(axis=1)
-        self.col = None
+        _BUFFERS.give(self.col.base)
+        self.col = None    # one backward pass per forward pass
         return tuple(chainer.Variable(grads[i]) if i in grads else None
                      for i in indexes)
 
