@@ -308,3 +308,31 @@ def test_train_command_refuses_other_values(capsys):
         build_parser().parse_args(['train', 'store', '--out', 'run',
                                    '--fast-cpu', 'yes'])
     assert "expected on or off, got 'yes'" in capsys.readouterr().err
+
+
+def test_patch_matrices_are_reused_without_changing_results():
+    # The second step gets the first step's patch matrix back (no fresh
+    # pages) and still computes its own input's convolution.
+    fast_cpu.release_buffers()
+    link = L.Convolution2D(3, 4, 3, 1, 1)
+    rng = numpy.random.RandomState(6)
+    cols = []
+    for step in range(2):
+        x = rng.normal(0, 1, (2, 3, 7, 9)).astype(numpy.float32)
+        gy = rng.normal(0, 1, (2, 4, 7, 9)).astype(numpy.float32)
+        got = []
+        for fast in (True, False):
+            xv = chainer.Variable(x)
+            link.cleargrads()
+            with chainer.using_config(fast_cpu.CONFIG_KEY, fast):
+                y = fast_cpu.convolution(link, xv)
+            if fast:
+                cols.append(y.creator.col.base)
+            y.grad = gy
+            y.backward()
+            got.append((y.array.copy(), xv.grad, link.W.grad.copy()))
+        for a, b in zip(*got):
+            close(a, b)
+    assert cols[1] is cols[0]
+    fast_cpu.release_buffers()
+    assert not fast_cpu._BUFFERS.free

@@ -26,6 +26,7 @@ from deep_impression.training.config import (
     ADAM, BATCH_SIZE, CONFIG_FILE, EPOCHS, MODEL_FILE, REPORTS_DIR,
     default_device, deviations, phase_ends, run_config)
 from deep_impression.evaluation.evaluator import ClipEvaluator
+from deep_impression.models import fast_cpu
 from deep_impression.models.weights import get_device, to_device
 from deep_impression.training.extensions import (
     EpochTrigger, RandomStates, Snapshot, ThirdsReport, alpha_schedule,
@@ -290,6 +291,9 @@ def run_trainer(trainer, resume_run, comm=None):
         snapshots = list_snapshots(out)
         raise TrainingDiverged('{}; last good snapshot: {}'.format(
             e, snapshots[-1] if snapshots else 'none yet')) from None
+    finally:
+        # The fast CPU path's patch matrices kept for the next step.
+        fast_cpu.release_buffers()
     return resumed_from
 
 
