@@ -336,3 +336,40 @@ def test_patch_matrices_are_reused_without_changing_results():
     assert cols[1] is cols[0]
     fast_cpu.release_buffers()
     assert not fast_cpu._BUFFERS.free
+
+
+TINY = dict(batch=2, frame_crop=32, audio_crop=1024, frame_size=(40, 32))
+
+
+def _experiments():
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), 'experiments'))
+    import benchmark_training
+    import profile_training
+    return profile_training, benchmark_training
+
+
+def test_profile_splits_a_step_into_its_kinds_of_work():
+    from chainer.utils import conv
+    profile_training, _ = _experiments()
+    originals = numpy.matmul, numpy.tensordot, conv.im2col_cpu
+    for fast in (False, True):
+        seconds, kinds = profile_training.profile(TINY, fast, 1, 'cpu')
+        assert sum(kinds.values()) == pytest.approx(seconds)
+        assert kinds['GEMM'] > 0 and kinds['Adam'] > 0
+        named = [k for k in kinds if not k.startswith('other')]
+        assert ('im2col' in kinds) != fast
+        assert 'max pooling forward' in named
+    # The timed functions are put back.
+    assert (numpy.matmul, numpy.tensordot, conv.im2col_cpu) == originals
+
+
+def test_benchmark_runs_both_paths_on_the_same_weights():
+    _, benchmark_training = _experiments()
+    result = benchmark_training.benchmark(TINY, 1)
+    losses = result['first_loss']
+    assert abs(losses['fast'] - losses['plain']) <= RTOL * losses['plain']
+    assert set(result['ms_per_example']) == {'plain', 'fast'}
+    assert all(v > 0 for v in result['cpu_ms_per_example'].values())
