@@ -74,7 +74,7 @@ def train_post_challenge(config, store, run_dir, result, device, timings,
         trained = training.train_per_trait(
             store, os.path.join(out, 'per_trait' + suffix), init,
             epochs=p.get('epochs'), device=device, resume_run=True,
-            loaders=c['loaders'])
+            loaders=c['loaders'], fast_cpu=c['fast_cpu'])
         timings['per_trait_train_s'] = time.time() - t
         t = time.time()
         found['5 x DNN'], baseline = evaluation.evaluate_split(

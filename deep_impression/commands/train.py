@@ -17,7 +17,18 @@ FLAG_SETTINGS = (('epochs', 'epochs'), ('batchsize', 'batch_size'),
                  ('frame_crop', 'frame_crop'),
                  ('val_max_frames', 'validation_max_frames'),
                  ('alpha', 'alpha'), ('loaders', 'loaders'),
-                 ('snapshot_every', 'snapshot_every'))
+                 ('snapshot_every', 'snapshot_every'),
+                 ('fast_cpu', 'fast_cpu'))
+
+
+def on_off(text):
+    """``on`` / ``off`` -> True / False (``--fast-cpu``)."""
+    import argparse
+    values = dict(on=True, off=False)
+    if text not in values:
+        raise argparse.ArgumentTypeError('expected on or off, got {!r}'
+                                         .format(text))
+    return values[text]
 
 
 def add_parser(sub):
@@ -75,6 +86,12 @@ def add_parser(sub):
                    metavar='EPOCHS',
                    help='epochs between snapshots (also at the end of each '
                         'third)')
+    p.add_argument('--fast-cpu', type=on_off, default=None,
+                   metavar='on|off',
+                   help='train the streams through the fast CPU path '
+                        '(deep_impression.models.fast_cpu; same results to '
+                        'float32 rounding; default on; NumPy only, a GPU '
+                        'run is unchanged); off: Chainer\'s own functions')
     p.add_argument('--no-validation', action='store_true',
                    help='skip the validation at the end of each third')
     p.add_argument('--communicator', default=None, metavar='NAME',
@@ -158,7 +175,7 @@ def _run_post_challenge(args, settings):
         result = training.train_per_trait(
             args.data_dir, args.out, args.init, device=args.device,
             epochs=args.epochs, resume_run=args.resume,
-            loaders=settings['loaders'],
+            loaders=settings['loaders'], fast_cpu=settings['fast_cpu'],
             restart_if_unreadable=args.restart_if_unreadable)
     else:
         if not args.base:

@@ -18,6 +18,8 @@ import chainer
 import chainer.functions as F
 import chainer.links as L
 
+from deep_impression.models import fast_cpu
+
 # Channels per stage: conv1 and stage 2, then stages 3-5 (half of ResNet-18).
 CHANNELS = (32, 32, 64, 128, 256)
 
@@ -70,7 +72,8 @@ class ConvBNReLU(chainer.Chain):
             self.bn_conv = L.BatchNormalization(out_channels)
 
     def forward(self, x):
-        return F.relu(self.bn_conv(self.conv(x)))
+        h = fast_cpu.convolution(self.conv, x)
+        return fast_cpu.batch_normalization(self.bn_conv, h, relu=True)
 
 
 class ResidualBlock(chainer.Chain):
@@ -98,10 +101,15 @@ class ResidualBlock(chainer.Chain):
                 self.bn_branch1 = L.BatchNormalization(out_channels)
 
     def forward(self, x):
-        h = F.relu(self.bn_branch2a(self.res_branch2a(x)))
-        h = self.bn_branch2b(self.res_branch2b(h))
+        # fast_cpu.* is link(x) unless the fast CPU path is on.
+        h = fast_cpu.convolution(self.res_branch2a, x)
+        h = fast_cpu.batch_normalization(self.bn_branch2a, h, relu=True)
+        h = fast_cpu.convolution(self.res_branch2b, h)
+        h = fast_cpu.batch_normalization(self.bn_branch2b, h)
         if self.downsample:
-            shortcut = self.bn_branch1(self.res_branch1(x))
+            shortcut = fast_cpu.convolution(self.res_branch1, x)
+            shortcut = fast_cpu.batch_normalization(self.bn_branch1,
+                                                    shortcut)
         else:
             shortcut = x
         return F.relu(h + shortcut)
@@ -145,8 +153,7 @@ class Stream(chainer.Chain):
         yield 'conv1_relu', self.conv1_relu
         # cover_all=True (Chainer's default) as in the release: it changes
         # the output size, e.g. for 256x456 frames.
-        yield 'pool1', lambda h: F.max_pooling_2d(h, ksize, stride, pad,
-                                                  cover_all=True)
+        yield 'pool1', lambda h: fast_cpu.max_pooling(h, ksize, stride, pad)
         for name, _, _ in BLOCKS:
             yield name + '_relu', getattr(self, name + '_relu')
         yield 'pool5', lambda h: F.mean(h, axis=(2, 3))

@@ -187,7 +187,9 @@ def default_config():
     challenge network, or ``model`` ``'dan-plus'`` / ``'cam-dan-plus'``
     with ``width``, ``frames_per_clip``, ``input_size`` and ``backbone``,
     see :func:`~deep_impression.training.trainer.train`) and
-    ``evaluate``; a configuration file changes some of them.
+    ``evaluate``; also ``fast_cpu``, the switch of
+    :mod:`~deep_impression.models.fast_cpu`, which changes speed, not
+    results; a configuration file changes some of them.
     """
     return dict(
         name='the paper\'s settings', about='',
@@ -199,7 +201,7 @@ def default_config():
                    validation_max_frames=None, alpha=ADAM['alpha'],
                    snapshot_every=10, seed=0, loaders=2,
                    model='challenge', width=1, frames_per_clip=None,
-                   input_size=None, backbone=None),
+                   input_size=None, backbone=None, fast_cpu=True),
         evaluate=dict(max_frames=None, splits=['validation', 'test']),
         min_margin_over_constant=None)
 

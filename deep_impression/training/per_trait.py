@@ -112,7 +112,8 @@ def _challenge_config(init):
 @one_run_per_dir
 def train_per_trait(data_dir, out, init, epochs=None, device=None,
                     resume_run=False, loaders=2, progress_bar=None,
-                    traits=TRAITS, restart_if_unreadable=False):
+                    traits=TRAITS, restart_if_unreadable=False,
+                    fast_cpu=True):
     """Fine-tune one network per trait into ``out/<trait>/``.
 
     Each ``out/<trait>/`` is a run directory as ``deep-impression train``
@@ -133,6 +134,8 @@ def train_per_trait(data_dir, out, init, epochs=None, device=None,
             machine).
         restart_if_unreadable: as
             :func:`~deep_impression.training.trainer.train`.
+        fast_cpu: the switch of the fast CPU path (see
+            :func:`~deep_impression.training.trainer.train`).
 
     Returns:
         dict: ``model`` (``out``, for
@@ -170,7 +173,7 @@ def train_per_trait(data_dir, out, init, epochs=None, device=None,
             batch_size=config['batch_size'],
             device=device, seed=config['seed'], loaders=loaders,
             snapshot_every=config['snapshot_every'], alpha=alpha,
-            progress_bar=progress_bar, ends=ends,
+            progress_bar=progress_bar, ends=ends, fast_cpu=fast_cpu,
             note='Fine-tuned for {} from {}.'.format(trait, init))
         run_trainer(trainer, resume_run,
                     restart_if_unreadable=restart_if_unreadable)

@@ -30,6 +30,7 @@ from deep_impression.training.config import (
     ADAM, BATCH_SIZE, CONFIG_FILE, EPOCHS, MODEL_FILE, REPORTS_DIR,
     check_batch_size, default_device, deviations, phase_ends, run_config)
 from deep_impression.evaluation.evaluator import ClipEvaluator
+from deep_impression.models import fast_cpu
 from deep_impression.models.weights import get_device, to_device
 from deep_impression.training.extensions import (
     EpochTrigger, RandomStates, Snapshot, ThirdsReport, alpha_schedule,
@@ -58,7 +59,7 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
                  loaders=2, snapshot_every=10, keep_snapshots=2,
                  alpha=ADAM['alpha'], progress_bar=None, note=None,
                  random_states=None, communicator=None, ends=None, loss=None,
-                 make_updater=None):
+                 make_updater=None, fast_cpu=True):
     """A Chainer ``Trainer`` for the paper's training (§2.2).
 
     With a ChainerMN ``communicator`` this is one rank of a distributed
@@ -102,6 +103,8 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
             :class:`Regressor` of ``model``).
         make_updater: ``make_updater(iterator, optimizer, device)`` (default
             :class:`Updater`), e.g. truncated backpropagation through time.
+        fast_cpu: the default :class:`Updater`'s switch of the fast CPU
+            path (:mod:`~deep_impression.models.fast_cpu`).
         validation may also be a ready Chainer ``Evaluator`` extension
         (reporting ``validation/accuracy/*`` and keeping ``last``).
 
@@ -129,7 +132,11 @@ def make_trainer(model, train_data, out, epochs=EPOCHS,
                                                      regressor)
     order_rng = numpy.random.RandomState(seed)
     iterator = _iterator(train_data, batch_size, seed, order_rng, loaders)
-    updater = (make_updater or Updater)(iterator, optimizer, device=device)
+    if make_updater is None:
+        updater = Updater(iterator, optimizer, device=device,
+                          fast_cpu=fast_cpu)
+    else:
+        updater = make_updater(iterator, optimizer, device=device)
     rank0 = comm is None or comm.rank == 0
     if rank0:
         os.makedirs(os.path.join(out, REPORTS_DIR), exist_ok=True)
@@ -345,6 +352,9 @@ def run_trainer(trainer, resume_run, comm=None,
         snapshots = list_snapshots(out)
         raise TrainingDiverged('{}; last good snapshot: {}'.format(
             e, snapshots[-1] if snapshots else 'none yet')) from None
+    finally:
+        # The fast CPU path's patch matrices kept for the next step.
+        fast_cpu.release_buffers()
     return resumed_from
 
 
@@ -382,7 +392,7 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
           validate=True, progress_bar=None, extend=None, communicator=None,
           experiment=None, model='challenge', width=1, frames_per_clip=None,
           input_size=None, backbone=None,
-          restart_if_unreadable=False):
+          restart_if_unreadable=False, fast_cpu=True):
     """Train the network on a clip store; what ``deep-impression train`` runs.
 
     Writes into ``out``: ``config.json``, snapshots, ``log``,
@@ -422,6 +432,10 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
             224).
         backbone: a pretrained VGG-16 (``.caffemodel`` or npz, see
             :func:`~deep_impression.models.backbones.load_backbone`).
+        fast_cpu: train through the fast CPU path
+            (:mod:`~deep_impression.models.fast_cpu`; NumPy arrays only,
+            a GPU run is unchanged); False: Chainer's own functions. Not
+            part of the run's settings: a run may resume with either.
         (others: see :func:`make_trainer` and :func:`run_config`.)
 
     Returns:
@@ -497,7 +511,8 @@ def train(data_dir, out, epochs=EPOCHS, batch_size=BATCH_SIZE, device=None,
         network, train_data, out, epochs=epochs, batch_size=batch_size,
         device=device, seed=seed, validation=validation, loaders=loaders,
         snapshot_every=snapshot_every, alpha=alpha,
-        progress_bar=progress_bar, note=note, communicator=comm, loss=loss)
+        progress_bar=progress_bar, note=note, communicator=comm, loss=loss,
+        fast_cpu=fast_cpu)
     network = trainer.updater.get_optimizer('main').target.predictor
     if extend is not None:
         extend(trainer)

@@ -10,6 +10,7 @@ import chainer.functions as F
 from chainer import training
 
 from deep_impression.errors import DeepImpressionError
+from deep_impression.models import fast_cpu
 
 
 class TrainingDiverged(DeepImpressionError):
@@ -60,7 +61,19 @@ class Updater(training.updaters.StandardUpdater):
     The loss is checked before the backward pass, so a NaN never reaches
     the network's weights or the optimizer's state. Also reports ``alpha``,
     the learning rate the update used.
+
+    Args:
+        fast_cpu: run the forward pass with ``chainer.config.fast_cpu``
+            set, so that the streams' layers take the fast CPU path
+            (:mod:`~deep_impression.models.fast_cpu`; NumPy arrays only,
+            the same results to float32 rounding). False: Chainer's own
+            functions, exactly as before the path existed.
+        (others: those of ``StandardUpdater``.)
     """
+
+    def __init__(self, *args, fast_cpu=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fast_cpu = bool(fast_cpu)
 
     def update_core(self):
         iterator = self.get_iterator('main')
@@ -68,7 +81,8 @@ class Updater(training.updaters.StandardUpdater):
         in_arrays = self.converter(batch, self.input_device)
         optimizer = self.get_optimizer('main')
         target = optimizer.target
-        loss = target(*in_arrays)
+        with chainer.using_config(fast_cpu.CONFIG_KEY, self.fast_cpu):
+            loss = target(*in_arrays)
         self.check_loss(loss, optimizer)
         chainer.report({'alpha': optimizer.alpha})
         target.cleargrads()
